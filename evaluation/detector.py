@@ -1,0 +1,90 @@
+"""The world detector: find the objects in a 32x32 Shapes image (color, shape, size, cell, centre).
+
+Foreground pixels are split into connected components; each component's color
+is the nearest palette color of its brightest pixels, and its shape and size
+come from matching its coverage map against templates rendered by the world's
+own renderer, aligned on the component's centroid.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from models.world import COLORS, SHAPES, SIZES, WorldObject, cell_center, geometric_centroid, render
+
+FOREGROUND = 120  # max channel above this (of 255) is object, below is background
+MIN_PIXELS = 6  # smaller specks are noise, not objects
+PALETTE = np.array(list(COLORS.values()), dtype=np.float32)  # [7, 3]
+PALETTE_NAMES = list(COLORS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    color: str
+    shape: str
+    size: str
+    cell: tuple[int, int]
+    center: tuple[float, float]  # estimated shape centre (x, y), pixels
+    pixels: int
+    match: float  # template IoU in [0, 1]
+
+
+@functools.lru_cache(maxsize=None)
+def _template(shape: str, size: str, dx: int, dy: int) -> np.ndarray:
+    """Coverage map [32,32] in [0,1] of a white shape whose area centroid is at (16 + dx/4, 16 + dy/4)."""
+    probe = WorldObject(shape, "red", size, (1, 1), (16.0, 16.0))
+    gx, gy = geometric_centroid(probe)
+    cx, cy = 16.0 + (16.0 - gx) + dx / 4, 16.0 + (16.0 - gy) + dy / 4
+    image = render([WorldObject(shape, "red", size, (1, 1), (cx, cy))])
+    return np.asarray(image, dtype=np.float32).max(axis=2) / 255.0 * 255 / max(COLORS["red"])
+
+
+def _shifted(template: np.ndarray, x: float, y: float) -> np.ndarray:
+    """Move a template centred at (16, 16) so its centre is at (x, y), rounding to whole pixels."""
+    return ndimage.shift(template, (round(y - 16), round(x - 16)), order=0, mode="constant")
+
+
+def detect(image: Image.Image | np.ndarray) -> list[Detection]:
+    rgb = np.asarray(image, dtype=np.float32)[..., :3]  # [32,32,3]
+    brightness = rgb.max(axis=2)  # [32,32]
+    labels, count = ndimage.label(brightness > FOREGROUND, structure=np.ones((3, 3)))
+    found = []
+    for label in range(1, count + 1):
+        mask = labels == label
+        pixels = int(mask.sum())
+        if pixels < MIN_PIXELS:
+            continue
+        # color: the brightest half of the component avoids anti-aliased edges
+        values = rgb[mask]  # [N,3]
+        core = values[brightness[mask] >= np.median(brightness[mask])]
+        mean = core.mean(axis=0)
+        color = PALETTE_NAMES[int(np.argmin(((PALETTE - mean) ** 2).sum(axis=1)))]
+        # coverage of this component alone, normalised by its own peak brightness
+        coverage = np.where(ndimage.binary_dilation(mask, iterations=1), brightness, 0) / max(brightness[mask].max(), 1)
+        ys, xs = np.nonzero(coverage > 0)
+        weights = coverage[ys, xs]
+        cx, cy = float((weights * (xs + 0.5)).sum() / weights.sum()), float((weights * (ys + 0.5)).sum() / weights.sum())
+        best = None
+        for shape in SHAPES:
+            for size in SIZES:
+                # sub-pixel phase of the centroid picks the template; the integer part is a shift
+                dx, dy = round((cx - round(cx)) * 4), round((cy - round(cy)) * 4)
+                template = _shifted(_template(shape, size, dx, dy), round(cx), round(cy))
+                iou = float(np.minimum(coverage, template).sum() / max(np.maximum(coverage, template).sum(), 1e-6))
+                if best is None or iou > best[0]:
+                    best = (iou, shape, size)
+        iou, shape, size = best
+        # the triangle's area centroid sits 0.2 r below its specified centre
+        centre_y = cy - (0.2 * SIZES[size] / 2 if shape == "triangle" else 0.0)
+        cell = _nearest_cell(size, cx, centre_y)
+        found.append(Detection(color, shape, size, cell, (cx, centre_y), pixels, iou))
+    return found
+
+
+def _nearest_cell(size: str, x: float, y: float) -> tuple[int, int]:
+    centres = {cell: cell_center(size, cell) for cell in [(gx, gy) for gx in range(3) for gy in range(3)]}
+    return min(centres, key=lambda c: (centres[c][0] - x) ** 2 + (centres[c][1] - y) ** 2)

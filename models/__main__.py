@@ -1,0 +1,64 @@
+"""python -m models list | sample | train | plan — see --help of each."""
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+import sys
+
+
+def _fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from models.trainables import TRAINABLES
+
+    if args.model not in TRAINABLES:
+        _fail(f"unknown model {args.model!r}; trainable: {', '.join(TRAINABLES)}")
+    from models.training import train
+
+    component, config, default_out = TRAINABLES[args.model]()
+    if args.steps is not None:
+        if args.steps <= 0:
+            _fail("--steps must be positive")
+        config.steps = args.steps
+    if args.batch_size is not None:
+        config.batch_size = args.batch_size
+    out = pathlib.Path(args.out) if args.out else default_out
+    manifest = train(component, config, out)
+    print(f"saved {out} after {manifest['training']['steps']} steps: {manifest['metrics']}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m models", description="GenBench generators: list, sample, train.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="every registered generator with family, parameters and GFLOPs")
+    p.set_defaults(run=lambda a: __import__("models.cli_sample", fromlist=["x"]).cmd_list(a))
+
+    p = sub.add_parser("sample", help="write N images for one prompt as PNGs")
+    p.add_argument("--model", required=True, help="generator name (see `python -m models list`)")
+    p.add_argument("--prompt", required=True, help="caption, e.g. 'a large red circle in the center'")
+    p.add_argument("--n", type=int, default=8, help="number of images (default 8)")
+    p.add_argument("--seed", type=int, default=0, help="image i depends only on (seed, i, prompt, settings)")
+    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the model's)")
+    p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++ (default: the model's)")
+    p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
+    p.set_defaults(run=lambda a: __import__("models.cli_sample", fromlist=["x"]).cmd_sample(a))
+
+    p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
+    p.add_argument("--model", required=True, help="text-encoder | ddpm")
+    p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
+    p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
+    p.set_defaults(run=cmd_train)
+
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

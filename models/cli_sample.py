@@ -1,0 +1,81 @@
+"""`python -m models list` and `python -m models sample`: thin shells over the registry."""
+from __future__ import annotations
+
+import argparse
+import math
+import pathlib
+import sys
+
+from tqdm import tqdm
+
+from models.checkpoints import CheckpointError
+from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
+from models.registry import BUILTIN, UnknownModel, is_available, load
+
+MAX_IMAGES = 1000
+
+
+def fail(message: str, code: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def check_output_folder(path: pathlib.Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".genbench-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        fail(f"cannot write to output folder {path}: {error.strerror or error}")
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    # cheap checks first: a typo should not cost a model load
+    if args.model not in BUILTIN:
+        fail(str(UnknownModel(args.model)))
+    if not args.prompt.strip():
+        fail("--prompt is empty: give a caption such as 'a large red circle in the center'")
+    if len(args.prompt) > MAX_PROMPT_CHARS:
+        fail(f"--prompt is {len(args.prompt)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    if not 1 <= args.n <= MAX_IMAGES:
+        fail(f"--n must be from 1 to {MAX_IMAGES}, got {args.n}")
+    if args.seed < 0:
+        fail(f"--seed must be non-negative, got {args.seed}")
+    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
+        fail(f"--steps must be from 1 to {MAX_STEPS}, got {args.steps}")
+    if args.guidance is not None and (not math.isfinite(args.guidance) or args.guidance < 0):
+        fail(f"--guidance must be a finite number >= 0, got {args.guidance}")
+    out = pathlib.Path(args.out)
+    check_output_folder(out)
+    try:
+        generator = load(args.model)
+        total = args.n * (args.steps or generator.info.default_steps)
+        with tqdm(total=total, desc=f"sample {args.model}", unit="step") as bar:
+            images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
+                                        guidance_scale=args.guidance, sampler=args.sampler,
+                                        on_step=lambda i, n, _: bar.update(min(4, args.n)) if i else None)
+    except (GenerationError, CheckpointError) as error:
+        fail(str(error))
+    for index, image in enumerate(images):
+        image.save(out / f"{index:03d}.png")
+    print(f"wrote {len(images)} images to {out}")
+
+
+def cmd_list(args: argparse.Namespace) -> None:
+    print(f"{'name':<14}{'family':<8}{'conditioning':<14}{'params':>10}{'GFLOPs/eval':>13}  {'steps':>5}"
+          f"{'guidance':>9}  status")
+    for name, (_, description) in BUILTIN.items():
+        if not is_available(name):
+            print(f"{name:<14}{'':<8}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  not trained ({description})")
+            continue
+        try:
+            generator = load(name)
+        except CheckpointError as error:
+            print(f"{name:<14}  broken checkpoint: {error}")
+            continue
+        info = generator.info
+        flops = generator.flops_per_evaluation() / 1e9 if hasattr(generator, "flops_per_evaluation") else float("nan")
+        guidance = f"{info.default_guidance:g}" if info.guidance_applies else "n/a"
+        print(f"{name:<14}{info.family:<8}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
+              f"{info.default_steps:>5}{guidance:>9}  ready: {info.description}")

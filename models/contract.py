@@ -1,0 +1,77 @@
+"""The generator contract every family implements (DESIGN.md, "Contracts")."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable, Protocol, Sequence
+
+import torch
+from PIL import Image
+
+MAX_PROMPT_CHARS = 500
+MAX_STEPS = 1000
+
+# on_step(step_index, total_steps, preview_images) lets a UI stream intermediate results
+StepCallback = Callable[[int, int, list[Image.Image]], None]
+
+
+class GenerationError(ValueError):
+    """Bad input to generate(): the message is one line, fit to show a user."""
+
+
+@dataclasses.dataclass
+class GeneratorInfo:
+    name: str
+    family: str  # "ddpm" | "ldm" | "dit" | "gan" | "hub"
+    conditioning: str  # "text" | "class" | "none", as the model uses the prompt
+    resolution: int
+    parameters: int  # every network weight used to make an image, text encoder included
+    default_steps: int
+    default_guidance: float
+    guidance_applies: bool
+    samplers: tuple[str, ...] = ()
+    default_sampler: str | None = None
+    description: str = ""
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Generator(Protocol):
+    info: GeneratorInfo
+
+    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
+                 guidance_scale: float | None = None, sampler: str | None = None,
+                 on_step: StepCallback | None = None) -> list[Image.Image]:
+        """Image i depends only on (seed, i, prompts[i], settings)."""
+        ...
+
+
+def image_generator(seed: int, index: int, device: str | torch.device = "cpu") -> torch.Generator:
+    """The random stream of image `index` under `seed`, independent of batch layout."""
+    # a fixed odd multiplier keeps (seed, index) pairs from colliding for realistic ranges
+    return torch.Generator(device=device).manual_seed((int(seed) * 1_000_003 + int(index)) % (2**63))
+
+
+def check_request(info: GeneratorInfo, prompts: Sequence[str], seed: int, steps: int | None,
+                  guidance_scale: float | None, sampler: str | None) -> tuple[int, float, str | None]:
+    """Validate one request; return (steps, guidance, sampler) with defaults filled in."""
+    if isinstance(prompts, str) or len(prompts) == 0:
+        raise GenerationError("prompts must be a non-empty list of strings")
+    for prompt in prompts:
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise GenerationError("prompt is empty: type a caption such as 'a large red circle in the center'")
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise GenerationError(f"prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    if not isinstance(seed, int) or seed < 0:
+        raise GenerationError(f"seed must be a non-negative integer, got {seed!r}")
+    steps = info.default_steps if steps is None else steps
+    if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise GenerationError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
+    guidance = info.default_guidance if guidance_scale is None else float(guidance_scale)
+    if not math.isfinite(guidance) or guidance < 0 or guidance > 50:
+        raise GenerationError(f"guidance must be a finite number from 0 to 50, got {guidance_scale!r}")
+    sampler = sampler or info.default_sampler
+    if info.samplers and sampler not in info.samplers:
+        raise GenerationError(f"unknown sampler {sampler!r}; choose one of {', '.join(info.samplers)}")
+    return steps, guidance, sampler

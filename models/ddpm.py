@@ -1,0 +1,129 @@
+"""Pixel-space DDPM: a diffusers UNet2DConditionModel on 32x32 images, cross-attending to text tokens."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import torch
+from diffusers import UNet2DConditionModel
+
+from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, sha256
+from models.diffusion import NoiseSchedule, diffusion_loss
+from models.diffusion_generator import DiffusionGenerator, diffusion_info
+from models.text_encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
+from models.text_encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
+from models.text_encoder import TextEncoder
+
+
+@dataclasses.dataclass
+class UNetConfig:
+    block_out_channels: tuple[int, ...] = (32, 64, 128)  # channels at 32x32, 16x16, 8x8
+    attention: tuple[bool, ...] = (False, False, True)  # self + cross-attention at that resolution (and mid)
+    layers_per_block: int = 1
+    attention_heads: int = 4
+    norm_groups: int = 16
+    min_snr_gamma: float | None = 5.0  # Min-SNR-gamma loss weighting; None is plain L_simple
+    schedule: str = "cosine"
+
+
+PRESETS = {
+    "tiny": UNetConfig(block_out_channels=(16, 32), attention=(False, True), norm_groups=8),  # tests
+    "small": UNetConfig(),  # the shipped `ddpm`
+}
+
+
+def build_unet(config: UNetConfig, cross_attention_dim: int, channels: int = 3, sample_size: int = 32
+               ) -> UNet2DConditionModel:
+    downs = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in config.attention)
+    ups = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention))
+    return UNet2DConditionModel(
+        sample_size=sample_size, in_channels=channels, out_channels=channels,
+        layers_per_block=config.layers_per_block, block_out_channels=config.block_out_channels,
+        down_block_types=downs, up_block_types=ups, mid_block_type="UNetMidBlock2DCrossAttn",
+        cross_attention_dim=cross_attention_dim, attention_head_dim=config.attention_heads,
+        norm_num_groups=config.norm_groups)
+
+
+def unet_denoiser(unet: UNet2DConditionModel):
+    """Adapt the U-Net to the shared Denoiser signature (it ignores the pooled vector)."""
+    return lambda x, t, states, pooled: unet(x, t, encoder_hidden_states=states).sample
+
+
+def parameter_count(*modules) -> int:
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
+# ---------------------------------------------------------------- loading
+def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ddpm", text_encoder: TextEncoder | None = None,
+         device: str = "cpu") -> DiffusionGenerator:
+    folder = pathlib.Path(folder)
+    manifest = read_manifest(folder)
+    pinned = manifest["components"]["text_encoder"]
+    encoder_folder = (folder / pinned["path"]).resolve()
+    if sha256(encoder_folder / TEXT_ENCODER_WEIGHTS) != pinned["sha256"]:
+        raise CheckpointError(f"{folder.name} was trained against another text encoder than {encoder_folder}")
+    text_encoder = text_encoder or TextEncoder.from_pretrained(encoder_folder)
+    try:
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet").eval().requires_grad_(False)
+    except Exception as error:
+        raise CheckpointError(f"cannot load {folder / 'unet'}: {str(error).splitlines()[0]}") from None
+    schedule = NoiseSchedule(**manifest["schedule"])
+    info = diffusion_info(manifest["name"], "ddpm", parameter_count(unet) + text_encoder.parameter_count(),
+                          description="pixel-space DDPM: U-Net with cross-attention to text tokens, "
+                                      f"{schedule.name} schedule, classifier-free guidance")
+    return DiffusionGenerator(info, unet_denoiser(unet.to(device)), text_encoder.to(device), schedule,
+                              sample_shape=(3, 32, 32), device=device)
+
+
+# ---------------------------------------------------------------- training
+def training_component(preset: str = "small", text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH,
+                       name: str = "ddpm"):
+    from models.training import Component
+
+    config = PRESETS[preset]
+    schedule = NoiseSchedule(config.schedule)
+    encoder = TextEncoder.from_pretrained(text_encoder_path)
+    unet = build_unet(config, cross_attention_dim=encoder.config.text_width)
+    denoise = unet_denoiser(unet)
+
+    def loss(images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
+        with torch.no_grad():
+            states, pooled = encoder(captions)  # frozen
+        generator = torch.Generator().manual_seed(10_000_019 + step)  # noise and t are a function of the step
+        return diffusion_loss(denoise, images, states, pooled, schedule, generator, config.min_snr_gamma)
+
+    def generator_for(network: UNet2DConditionModel) -> DiffusionGenerator:
+        info = diffusion_info(name, "ddpm", parameter_count(network) + encoder.parameter_count())
+        return DiffusionGenerator(info, unet_denoiser(network), encoder, schedule, sample_shape=(3, 32, 32))
+
+    def sample_grid(network: UNet2DConditionModel, step: int):
+        from models.sample_grid import grid_of
+        return grid_of(generator_for(network), steps=25, guidance=3.0)
+
+    def export(network: UNet2DConditionModel, folder: pathlib.Path) -> dict:
+        network.save_pretrained(folder / "unet")
+        schedule.scheduler("ddpm").save_pretrained(folder / "scheduler")
+        relative = pathlib.Path(text_encoder_path).resolve()
+        return {
+            "unet": {"class": "diffusers.UNet2DConditionModel", "preset": preset,
+                     "config": dataclasses.asdict(config), "parameters": parameter_count(network)},
+            "text_encoder": {"path": _relative(relative, folder), "sha256": sha256(relative / TEXT_ENCODER_WEIGHTS)},
+        }
+
+    def evaluate(folder: pathlib.Path) -> dict:
+        from evaluation.accuracy import single_object_accuracy
+        generator = load(folder)
+        return {f"single_accuracy_g{g:g}_ddim25_64prompts": single_object_accuracy(generator, n_prompts=64, guidance=g,
+                                                                                    steps=25)["color_shape"]
+                for g in (1.0, 3.0)}
+
+    return Component(name=name, family="ddpm", network=unet, loss=loss, export=export, evaluate=evaluate,
+                     sample_grid=sample_grid, extra_manifest={"schedule": dataclasses.asdict(schedule),
+                                                              "objective": "epsilon (L_simple), Min-SNR-"
+                                                              f"{config.min_snr_gamma} weighting"})
+
+
+def _relative(target: pathlib.Path, folder: pathlib.Path) -> str:
+    import os
+    return os.path.relpath(target, pathlib.Path(folder).resolve())

@@ -1,0 +1,93 @@
+"""The diffusion machinery shared by every diffusion family (pixel, latent, DiT).
+
+Forward process  q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I)
+Objective        L_simple = E || eps - eps_theta(x_t, t, y) ||^2   (optionally Min-SNR weighted)
+Guidance         eps_hat = eps(empty) + s * (eps(y) - eps(empty)), both halves in one batched pass
+Samplers         diffusers' DDPM (ancestral), DDIM and DPM-Solver++ schedulers.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import torch
+from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers.training_utils import compute_snr
+
+SAMPLERS = {"ddpm": DDPMScheduler, "ddim": DDIMScheduler, "dpm++": DPMSolverMultistepScheduler}
+SCHEDULES = {"cosine": "squaredcos_cap_v2", "linear": "linear", "scaled-linear": "scaled_linear"}
+
+# eps_theta(x_t [B,C,H,W], t [B], token states [B,L,D], pooled [B,E]) -> eps [B,C,H,W]
+Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclasses.dataclass
+class NoiseSchedule:
+    name: str = "cosine"  # a key of SCHEDULES
+    train_timesteps: int = 1000
+
+    def scheduler(self, sampler: str = "ddpm"):
+        """A fresh diffusers scheduler for this schedule (schedulers keep per-run state)."""
+        kwargs = dict(num_train_timesteps=self.train_timesteps, beta_schedule=SCHEDULES[self.name],
+                      prediction_type="epsilon", clip_sample=False)
+        if sampler == "dpm++":
+            kwargs = dict(num_train_timesteps=self.train_timesteps, beta_schedule=SCHEDULES[self.name],
+                          prediction_type="epsilon", algorithm_type="dpmsolver++", solver_order=2)
+        elif sampler == "ddim":
+            kwargs["set_alpha_to_one"] = False
+        return SAMPLERS[sampler](**kwargs)
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        return self.scheduler("ddpm").alphas_cumprod  # [T]
+
+
+def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
+    """Closed-form forward process: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
+    abar = alphas_cumprod.to(x0.device)[t].view(-1, *([1] * (x0.dim() - 1)))  # [B,1,1,1]
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+
+
+def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance: s = 0 is unconditional, s = 1 conditional, s > 1 extrapolates."""
+    return eps_uncond + scale * (eps_cond - eps_uncond)
+
+
+def diffusion_loss(denoise: Denoiser, x0: torch.Tensor, states: torch.Tensor, pooled: torch.Tensor,
+                   schedule: NoiseSchedule, generator: torch.Generator | None = None,
+                   min_snr_gamma: float | None = 5.0) -> torch.Tensor:
+    """L_simple on a batch, each element weighted by min(SNR, gamma) / SNR when gamma is set (Min-SNR)."""
+    scheduler = schedule.scheduler("ddpm")
+    t = torch.randint(0, schedule.train_timesteps, (x0.shape[0],), generator=generator).to(x0.device)  # [B]
+    noise = torch.randn(x0.shape, generator=generator).to(x0.device)  # [B,C,H,W]
+    x_t = q_sample(x0, t, noise, scheduler.alphas_cumprod)
+    per_element = (denoise(x_t, t, states, pooled) - noise).pow(2).mean(dim=(1, 2, 3))  # [B]
+    if min_snr_gamma is not None:
+        snr = compute_snr(scheduler, t)  # [B]
+        per_element = per_element * torch.clamp(snr, max=min_snr_gamma) / snr
+    return per_element.mean()
+
+
+@torch.no_grad()
+def sample(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_states: torch.Tensor,
+           empty_pooled: torch.Tensor, shape: Sequence[int], generators: list[torch.Generator],
+           schedule: NoiseSchedule, steps: int, guidance: float, sampler: str,
+           on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Reverse process for a batch; row i draws all its noise from generators[i] alone."""
+    scheduler = schedule.scheduler(sampler)
+    scheduler.set_timesteps(steps)
+    batch = states.shape[0]
+    device = states.device
+    # x_T ~ N(0, I), one independent stream per image
+    x = torch.cat([torch.randn((1, *shape), generator=g) for g in generators]).to(device)  # [B,C,H,W]
+    x = x * scheduler.init_noise_sigma
+    cond_states = torch.cat([empty_states.expand(batch, -1, -1), states])  # [2B,L,D]: unconditional half first
+    cond_pooled = torch.cat([empty_pooled.expand(batch, -1), pooled])  # [2B,E]
+    for index, t in enumerate(scheduler.timesteps):
+        model_in = scheduler.scale_model_input(torch.cat([x, x]), t)  # [2B,C,H,W]
+        eps_uncond, eps_cond = denoise(model_in, t.expand(2 * batch).to(device), cond_states, cond_pooled).chunk(2)
+        eps = guided(eps_uncond, eps_cond, guidance)
+        # ancestral samplers draw their fresh noise per row from the same per-image generators
+        x = scheduler.step(eps, t, x, generator=generators if len(generators) > 1 else generators[0]).prev_sample
+        if on_step is not None:
+            on_step(index + 1, len(scheduler.timesteps), x)
+    return x

@@ -1,0 +1,47 @@
+"""Name -> generator. Built-in families load from models/checkpoints/NAME."""
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+from models.checkpoints import CHECKPOINT_ROOT, MANIFEST, CheckpointError
+
+
+def _ddpm(device: str):
+    from models import ddpm
+    return ddpm.load(CHECKPOINT_ROOT / "ddpm", device=device)
+
+
+# name -> (loader, one-line description)
+BUILTIN: dict[str, tuple[Callable, str]] = {
+    "ddpm": (_ddpm, "pixel-space DDPM (U-Net, cross-attention, classifier-free guidance)"),
+}
+
+
+class UnknownModel(KeyError):
+    def __str__(self) -> str:
+        return f"unknown model {self.args[0]!r}; known: {', '.join(BUILTIN)}"
+
+
+def names() -> list[str]:
+    return list(BUILTIN)
+
+
+def is_available(name: str) -> bool:
+    """True when the generator's checkpoint is on disk (it may still fail to load if corrupt)."""
+    return name in BUILTIN and (CHECKPOINT_ROOT / name / MANIFEST).is_file()
+
+
+def available() -> list[str]:
+    return [n for n in BUILTIN if is_available(n)]
+
+
+@functools.lru_cache(maxsize=8)
+def load(name: str, device: str = "cpu"):
+    """The generator called `name`; raises UnknownModel or CheckpointError with a one-line message."""
+    if name not in BUILTIN:
+        raise UnknownModel(name)
+    if not is_available(name):
+        raise CheckpointError(f"{name} has no checkpoint in {CHECKPOINT_ROOT / name}: "
+                              f"run `python -m models train --model {name}`")
+    return BUILTIN[name][0](device)

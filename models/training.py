@@ -1,0 +1,180 @@
+"""One training loop for every trained component (DESIGN.md, "Training").
+
+The component supplies its network and a `loss(images, captions, step) -> tensor`;
+the loop owns the optimiser (AdamW, linear warm-up), EMA, caption dropout,
+progress (tqdm) and a log file, periodic sample grids, checkpoint-and-resume
+and, at the end, the exported weights with their manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import pathlib
+import shlex
+import sys
+import time
+from typing import Callable
+
+import numpy as np
+import torch
+from diffusers.training_utils import EMAModel
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from models.checkpoints import write_manifest
+from models.world import ShapesDataset, collate
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    steps: int = 3000
+    batch_size: int = 32
+    lr: float = 1e-3
+    warmup_steps: int = 200
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float | None = 0.999  # None: no EMA (exported weights are the raw ones)
+    caption_dropout: float = 0.0  # chance a caption is replaced by "" (the unconditional input)
+    checkpoint_every: int = 250
+    sample_every: int = 500
+    data_seed: int = 0
+    init_seed: int = 0
+
+
+@dataclasses.dataclass
+class Component:
+    """What a trainable family hands to the loop."""
+    name: str
+    family: str
+    network: torch.nn.Module  # the parameters trained (and EMA-averaged)
+    loss: Callable[[torch.Tensor, list[str], int], torch.Tensor]  # (images [B,3,32,32], captions, step)
+    export: Callable[[torch.nn.Module, pathlib.Path], dict]  # (network with final weights, folder) -> components
+    evaluate: Callable[[pathlib.Path], dict] | None = None  # (exported folder) -> metrics at save time
+    sample_grid: Callable[[torch.nn.Module, int], "PIL.Image.Image"] | None = None
+    extra_manifest: dict = dataclasses.field(default_factory=dict)
+
+
+def _logger(path: pathlib.Path) -> logging.Logger:
+    log = logging.getLogger(f"genbench.train.{path}")
+    log.setLevel(logging.INFO)
+    if not log.handlers:
+        handler = logging.FileHandler(path)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        log.addHandler(handler)
+    return log
+
+
+def train(component: Component, config: TrainConfig, out: pathlib.Path, command: str | None = None) -> dict:
+    """Train (resuming from out/train_state if present), export to `out`, write the manifest."""
+    out = pathlib.Path(out)
+    state_dir = out / "train_state"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = _logger(state_dir / "train.log")
+    command = command or " ".join(["python", "-m", "models"] + [shlex.quote(a) for a in sys.argv[1:]])
+    network = component.network
+    torch.manual_seed(config.init_seed)
+
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
+    ema = EMAModel(network.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4) \
+        if config.ema_decay else None
+
+    step, wall = 0, 0.0
+    if (state_dir / "state.json").is_file():
+        saved = json.loads((state_dir / "state.json").read_text())
+        step, wall = saved["step"], saved["wall_time_s"]
+        network.load_state_dict(load_file(state_dir / "network.safetensors"))
+        optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
+        schedule.load_state_dict(saved["schedule"])
+        if ema is not None:
+            ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=True))
+        log.info("resumed at step %d", step)
+        print(f"resuming {component.name} from step {step} ({state_dir})")
+    (state_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+
+    def checkpoint() -> None:
+        save_file({k: v.detach().contiguous() for k, v in network.state_dict().items()},
+                  state_dir / "network.safetensors")
+        torch.save(optimizer.state_dict(), state_dir / "optimizer.pt")
+        if ema is not None:
+            torch.save(ema.state_dict(), state_dir / "ema.pt")
+        (state_dir / "state.json").write_text(json.dumps(
+            {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict()}))
+
+    def averaged() -> torch.nn.Module:
+        """The network with EMA weights swapped in (call restore() after)."""
+        if ema is not None:
+            ema.store(network.parameters())
+            ema.copy_to(network.parameters())
+        return network
+
+    def restore() -> None:
+        if ema is not None:
+            ema.restore(network.parameters())
+
+    dataset = ShapesDataset(seed=config.data_seed)
+    network.train()
+    bar = tqdm(total=config.steps, initial=step, desc=f"train {component.name}", unit="step", dynamic_ncols=True)
+    running = None
+    try:
+        while step < config.steps:
+            started = time.perf_counter()
+            # the data stream is a pure function of the step, so resuming continues it exactly
+            indices = range(step * config.batch_size, (step + 1) * config.batch_size)
+            images, captions, _ = collate([dataset[i] for i in indices])
+            drop = np.random.default_rng([config.data_seed, 1, step]).random(len(captions)) < config.caption_dropout
+            captions = ["" if d else c for c, d in zip(captions, drop)]
+
+            loss = component.loss(images, captions, step)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+            optimizer.step()
+            schedule.step()
+            if ema is not None:
+                ema.step(network.parameters())
+            step += 1
+            wall += time.perf_counter() - started
+
+            value = float(loss.detach())
+            running = value if running is None else 0.98 * running + 0.02 * value
+            bar.update(1)
+            bar.set_postfix(loss=f"{running:.4f}", lr=f"{schedule.get_last_lr()[0]:.1e}")
+            if step % 50 == 0 or step == config.steps:
+                log.info("step %d loss %.5f avg %.5f grad %.3f lr %.2e wall %.0fs", step, value, running,
+                         float(grad_norm), schedule.get_last_lr()[0], wall)
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                checkpoint()
+            if component.sample_grid is not None and (step % config.sample_every == 0 or step == config.steps):
+                network.eval()
+                component.sample_grid(averaged(), step).save(state_dir / f"samples_{step:06d}.png")
+                restore()
+                network.train()
+    except KeyboardInterrupt:
+        checkpoint()
+        bar.close()
+        print(f"\ninterrupted: saved step {step} to {state_dir}; run the same command to resume")
+        raise SystemExit(130)
+    bar.close()
+
+    network.eval()
+    components = component.export(averaged(), out)
+    restore()
+    metrics = {"final_loss_ema_of_batches": round(running, 5) if running is not None else None}
+
+    def manifest() -> dict:
+        return write_manifest(out, name=component.name, family=component.family, components=components,
+                              command=command, steps=step, wall_time_s=wall,
+                              data=f"Shapes world stream (data seed {config.data_seed}), "
+                                   f"{step * config.batch_size} images seen (batch {config.batch_size})",
+                              metrics=metrics,
+                              extra={"train_config": dataclasses.asdict(config), **component.extra_manifest})
+
+    written = manifest()  # the exported folder is loadable from here on; evaluate() loads it
+    if component.evaluate is not None:
+        print("measuring metrics at save time ...")
+        metrics.update(component.evaluate(out))
+        written = manifest()
+    log.info("exported to %s: %s", out, json.dumps(metrics))
+    return written
