@@ -78,12 +78,13 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ddpm", text_encoder: TextEnco
 
 # ---------------------------------------------------------------- training
 def training_component(preset: str = "small", text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH,
-                       name: str = "ddpm"):
+                       name: str = "ddpm", init_seed: int = 0):
     from models.training import Component
 
     config = PRESETS[preset]
     schedule = NoiseSchedule(config.schedule)
     encoder = TextEncoder.from_pretrained(text_encoder_path)
+    torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     unet = build_unet(config, cross_attention_dim=encoder.config.text_width)
     denoise = unet_denoiser(unet)
 

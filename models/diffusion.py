@@ -48,8 +48,9 @@ def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alphas_cump
 
 
 def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> torch.Tensor:
-    """Classifier-free guidance: s = 0 is unconditional, s = 1 conditional, s > 1 extrapolates."""
-    return eps_uncond + scale * (eps_cond - eps_uncond)
+    """Classifier-free guidance eps(empty) + s (eps(y) - eps(empty)): s = 0 unconditional, s = 1 conditional."""
+    # the same expression regrouped, so that s = 0 and s = 1 return their input exactly, without rounding
+    return (1 - scale) * eps_uncond + scale * eps_cond
 
 
 def diffusion_loss(denoise: Denoiser, x0: torch.Tensor, states: torch.Tensor, pooled: torch.Tensor,

@@ -127,10 +127,11 @@ def zero_shot_accuracy(encoder: TextEncoder, n_images: int = 280, seed: int = 12
     return float((best == torch.tensor(truth)).float().mean())
 
 
-def training_component(preset: str = "tiny"):
+def training_component(preset: str = "tiny", init_seed: int = 0):
     """The text encoder as a trainable component: contrastive (open_clip.ClipLoss) on world images and captions."""
     from models.training import Component
 
+    torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     encoder = TextEncoder(PRESETS[preset])
     clip_loss = open_clip.ClipLoss()
 

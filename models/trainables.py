@@ -8,14 +8,14 @@ from models.training import TrainConfig
 def _text_encoder():
     from models.text_encoder import training_component
     config = TrainConfig(steps=1200, batch_size=128, lr=1e-3, warmup_steps=100, weight_decay=0.1,
-                         ema_decay=None, checkpoint_every=200, sample_every=10**9, data_seed=1, init_seed=0)
+                         ema_decay=None, checkpoint_every=200, sample_every=10**9, data_seed=1)
     return training_component("tiny"), config, CHECKPOINT_ROOT / "text-encoder"
 
 
 def _ddpm():
     from models.ddpm import training_component
     config = TrainConfig(steps=6000, batch_size=32, lr=1e-3, warmup_steps=200, ema_decay=0.999,
-                         caption_dropout=0.1, checkpoint_every=100, sample_every=500, data_seed=2, init_seed=0)
+                         caption_dropout=0.1, checkpoint_every=100, sample_every=500, data_seed=2)
     return training_component(), config, CHECKPOINT_ROOT / "ddpm"
 
 

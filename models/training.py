@@ -39,7 +39,6 @@ class TrainConfig:
     checkpoint_every: int = 250
     sample_every: int = 500
     data_seed: int = 0
-    init_seed: int = 0
 
 
 @dataclasses.dataclass
@@ -73,7 +72,6 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
     log = _logger(state_dir / "train.log")
     command = command or " ".join(["python", "-m", "models"] + [shlex.quote(a) for a in sys.argv[1:]])
     network = component.network
-    torch.manual_seed(config.init_seed)
 
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
