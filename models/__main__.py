@@ -1,34 +1,9 @@
-"""python -m models list | sample | train | plan — see --help of each."""
+"""python -m models list | sample | train — see --help of each."""
 from __future__ import annotations
 
 import argparse
-import math
-import pathlib
-import sys
 
-
-def _fail(message: str, code: int = 2) -> None:
-    print(f"error: {message}", file=sys.stderr)
-    raise SystemExit(code)
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    from models.trainables import TRAINABLES
-
-    if args.model not in TRAINABLES:
-        _fail(f"unknown model {args.model!r}; trainable: {', '.join(TRAINABLES)}")
-    from models.training import train
-
-    component, config, default_out = TRAINABLES[args.model]()
-    if args.steps is not None:
-        if args.steps <= 0:
-            _fail("--steps must be positive")
-        config.steps = args.steps
-    if args.batch_size is not None:
-        config.batch_size = args.batch_size
-    out = pathlib.Path(args.out) if args.out else default_out
-    manifest = train(component, config, out)
-    print(f"saved {out} after {manifest['training']['steps']} steps: {manifest['metrics']}")
+from models import cli
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,7 +11,7 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="every registered generator with family, parameters and GFLOPs")
-    p.set_defaults(run=lambda a: __import__("models.cli_sample", fromlist=["x"]).cmd_list(a))
+    p.set_defaults(run=cli.cmd_list)
 
     p = sub.add_parser("sample", help="write N images for one prompt as PNGs")
     p.add_argument("--model", required=True, help="generator name (see `python -m models list`)")
@@ -47,14 +22,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the model's)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++ (default: the model's)")
     p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
-    p.set_defaults(run=lambda a: __import__("models.cli_sample", fromlist=["x"]).cmd_sample(a))
+    p.set_defaults(run=cli.cmd_sample)
 
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
     p.add_argument("--model", required=True, help="text-encoder | ddpm")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
-    p.set_defaults(run=cmd_train)
+    p.set_defaults(run=cli.cmd_train)
 
     args = parser.parse_args(argv)
     args.run(args)

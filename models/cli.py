@@ -1,4 +1,4 @@
-"""`python -m models list` and `python -m models sample`: thin shells over the registry."""
+"""`python -m models list | sample | train`: thin shells over the registry and the training loop."""
 from __future__ import annotations
 
 import argparse
@@ -50,11 +50,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
     check_output_folder(out)
     try:
         generator = load(args.model)
-        total = args.n * (args.steps or generator.info.default_steps)
-        with tqdm(total=total, desc=f"sample {args.model}", unit="step") as bar:
+        with tqdm(desc=f"sample {args.model}", unit="step") as bar:  # steps of every chunk of images
             images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
                                         guidance_scale=args.guidance, sampler=args.sampler,
-                                        on_step=lambda i, n, _: bar.update(min(4, args.n)) if i else None)
+                                        on_step=lambda index, total, previews: bar.update(1))
     except (GenerationError, CheckpointError) as error:
         fail(str(error))
     for index, image in enumerate(images):
@@ -79,3 +78,25 @@ def cmd_list(args: argparse.Namespace) -> None:
         guidance = f"{info.default_guidance:g}" if info.guidance_applies else "n/a"
         print(f"{name:<14}{info.family:<8}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
               f"{info.default_steps:>5}{guidance:>9}  ready: {info.description}")
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from models.trainables import TRAINABLES
+    from models.training import train
+
+    if args.model not in TRAINABLES:
+        fail(f"unknown model {args.model!r}; trainable: {', '.join(TRAINABLES)}")
+    if args.steps is not None and args.steps <= 0:
+        fail("--steps must be positive")
+    if args.batch_size is not None and args.batch_size <= 0:
+        fail("--batch-size must be positive")
+    try:
+        component, config, default_out = TRAINABLES[args.model]()
+    except CheckpointError as error:  # e.g. the frozen text encoder is missing
+        fail(str(error))
+    config.steps = args.steps or config.steps
+    config.batch_size = args.batch_size or config.batch_size
+    out = pathlib.Path(args.out) if args.out else default_out
+    check_output_folder(out)
+    manifest = train(component, config, out)
+    print(f"saved {out} after {manifest['training']['steps']} steps: {manifest['metrics']}")

@@ -1,0 +1,19 @@
+"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS]"""
+import argparse
+
+from demo.app import build
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m demo", description="GenBench: every generator side by side.")
+    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to serve a network)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--models", default=None, help="comma-separated generator names (default: every trained one)")
+    args = parser.parse_args()
+    names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
+    build(names).launch(server_name=args.host, server_port=args.port, share=args.share)
+
+
+if __name__ == "__main__":
+    main()

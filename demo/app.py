@@ -1,0 +1,87 @@
+"""The GenBench Gradio app: one prompt and one seed to every loaded generator, side by side."""
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import gradio as gr
+
+from models.checkpoints import CheckpointError
+from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
+from models.registry import available, load
+
+EXAMPLES = [
+    ["a large red circle in the center"],
+    ["a small blue square in the top left"],
+    ["a green triangle to the left of a yellow circle"],
+    ["three cyan crosses"],
+    ["a purple triangle"],  # a held-out composition: never seen in training
+]
+MAX_SEED = 2**31 - 1
+DISPLAY = 256  # 32x32 images are shown enlarged, with nearest-neighbour pixels
+
+
+def label(generator, seconds: float | None = None) -> str:
+    info = generator.info
+    text = f"{info.name} · {info.family} · {info.parameters / 1e6:.1f}M params"
+    return text if seconds is None else f"{text} · {seconds:.2f} s"
+
+
+def validate(prompt: str, steps, guidance) -> None:
+    if not prompt or not prompt.strip():
+        raise gr.Error("Type a prompt first, e.g. 'a large red circle in the center'.")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise gr.Error(f"The prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}.")
+    if steps is None or not 1 <= int(steps) <= MAX_STEPS or int(steps) != steps:
+        raise gr.Error(f"Steps must be a whole number from 1 to {MAX_STEPS}.")
+    if guidance is None or not math.isfinite(float(guidance)) or float(guidance) < 0:
+        raise gr.Error("Guidance must be a finite number, 0 or more.")
+
+
+def build(model_names: list[str] | None = None) -> gr.Blocks:
+    names = model_names or available()
+    if not names:
+        raise SystemExit("error: no trained generators found; run `python -m models train --model ddpm`")
+    try:
+        generators = {name: load(name) for name in names}
+    except (KeyError, CheckpointError) as error:
+        raise SystemExit(f"error: {error}")
+
+    def compare(prompt: str, seed: float, randomize: bool, steps: float, guidance: float, sampler: str):
+        validate(prompt, steps, guidance)
+        seed = random.randint(0, MAX_SEED) if randomize else int(seed)
+        outputs = []
+        for generator in generators.values():
+            started = time.perf_counter()
+            try:
+                image = generator.generate([prompt], seed=seed, steps=int(steps), guidance_scale=float(guidance),
+                                           sampler=sampler if generator.info.samplers else None)[0]
+            except GenerationError as error:
+                raise gr.Error(f"{generator.info.name}: {error}")
+            outputs.append((image.resize((DISPLAY, DISPLAY), 0), label(generator, time.perf_counter() - started)))
+        return [seed, *[gr.Image(value=im, label=text) for im, text in outputs]]
+
+    with gr.Blocks(title="GenBench") as app:
+        gr.Markdown("# GenBench\nOne prompt, one seed, every generator side by side. The built-in models know the "
+                    "Shapes world: colors, shapes, sizes, positions, pairs and counts.")
+        with gr.Row():
+            prompt = gr.Textbox(label="Prompt", value=EXAMPLES[0][0], max_length=MAX_PROMPT_CHARS, scale=4,
+                                elem_id="prompt")
+            button = gr.Button("Generate", variant="primary", scale=1, elem_id="generate")
+        with gr.Row():
+            seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=MAX_SEED)
+            randomize = gr.Checkbox(label="Randomise seed", value=False)
+            steps = gr.Slider(1, 200, value=50, step=1, label="Steps")
+            guidance = gr.Slider(0, 15, value=3.0, step=0.5, label="Guidance")
+            sampler = gr.Dropdown(["ddim", "dpm++", "ddpm"], value="ddim", label="Sampler")
+        with gr.Row():
+            images = [gr.Image(label=label(g), type="pil", interactive=False, height=DISPLAY, width=DISPLAY,
+                               elem_classes=["generator-output"]) for g in generators.values()]
+        gr.Examples(EXAMPLES, inputs=[prompt])
+        inputs = [prompt, seed, randomize, steps, guidance, sampler]
+        button.click(compare, inputs, [seed, *images], api_name="compare")
+        prompt.submit(compare, inputs, [seed, *images], api_name=False)
+    # two cores: one generation at a time, and a bounded queue that answers "busy" when full
+    app.queue(max_size=16, default_concurrency_limit=1)
+    return app

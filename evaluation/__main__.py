@@ -1,0 +1,64 @@
+"""python -m evaluation accuracy — compositional accuracy of generators on world prompts."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values or any(not math.isfinite(v) or v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"guidance scales must be finite numbers >= 0, got {text!r}")
+    return values
+
+
+def cmd_accuracy(args: argparse.Namespace) -> None:
+    from evaluation.accuracy import score, single_prompts
+    from models.checkpoints import CheckpointError
+    from models.registry import load
+
+    if not 1 <= args.n <= 10_000:
+        raise SystemExit("error: --n must be from 1 to 10000")
+    prompts = single_prompts(args.n, held_out=args.task == "novel")
+    rows = []
+    for name in args.models.split(","):
+        try:
+            generator = load(name.strip())
+        except (KeyError, CheckpointError) as error:
+            raise SystemExit(f"error: {error}")
+        for guidance in args.guidance:
+            started = time.perf_counter()
+            result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler)
+            rows.append({"model": name, "task": args.task, "guidance": guidance, "steps": args.steps,
+                         "sampler": args.sampler, **result, "seconds": round(time.perf_counter() - started, 1)})
+            print(json.dumps(rows[-1]) if args.json else
+                  f"{name:<8} {args.task:<6} g={guidance:<4g} n={result['n']:<4} color+shape {result['color_shape']:.3f}"
+                  f"  full {result['full']:.3f}  size {result.get('size', float('nan')):.3f}"
+                  f"  position {result.get('position', float('nan')):.3f}  ({rows[-1]['seconds']} s)", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description="GenBench evaluation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("accuracy", help="single-object accuracy judged by the world detector")
+    p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
+    p.add_argument("--task", choices=["single", "novel"], default="single",
+                   help="single: held-in color-shape pairs; novel: the held-out pairs")
+    p.add_argument("--guidance", type=_floats, default=[1.0, 3.0], help="comma-separated scales (default 1,3)")
+    p.add_argument("--steps", type=int, default=50, help="sampling steps (default 50)")
+    p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")
+    p.add_argument("--n", type=int, default=200, help="number of prompts, one image each (default 200)")
+    p.add_argument("--json", action="store_true", help="print one JSON object per row")
+    p.set_defaults(run=cmd_accuracy)
+    args = parser.parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
