@@ -12,9 +12,18 @@ def _ddpm(device: str):
     return ddpm.load(CHECKPOINT_ROOT / "ddpm", device=device)
 
 
+def _latent(name: str):
+    def loader(device: str):
+        from models import latent
+        return latent.load(CHECKPOINT_ROOT / name, device=device)
+    return loader
+
+
 # name -> (loader, one-line description)
 BUILTIN: dict[str, tuple[Callable, str]] = {
     "ddpm": (_ddpm, "pixel-space DDPM (U-Net, cross-attention, classifier-free guidance)"),
+    "ldm": (_latent("ldm"), "latent diffusion (VAE + U-Net with cross-attention)"),
+    "dit": (_latent("dit"), "Diffusion Transformer on VAE latents (AdaLN-Zero + cross-attention)"),
 }
 
 

@@ -20,3 +20,29 @@ def _ddpm():
 
 
 TRAINABLES = {"text-encoder": _text_encoder, "ddpm": _ddpm}
+
+
+def _vae():
+    from models.vae import DEFAULT_PATH, training_component
+    config = TrainConfig(steps=1500, batch_size=32, lr=5e-4, warmup_steps=100, ema_decay=0.999,
+                         checkpoint_every=200, sample_every=10**9, data_seed=3)
+    return training_component("small"), config, DEFAULT_PATH
+
+
+def _latent_config() -> TrainConfig:
+    # one recipe for both latent backbones, so that only the denoiser differs (the DiT paper's comparison)
+    return TrainConfig(steps=6000, batch_size=32, lr=5e-4, warmup_steps=300, ema_decay=0.999,
+                       caption_dropout=0.1, checkpoint_every=250, sample_every=1000, data_seed=4)
+
+
+def _ldm():
+    from models.latent import training_component
+    return training_component("unet"), _latent_config(), CHECKPOINT_ROOT / "ldm"
+
+
+def _dit():
+    from models.latent import training_component
+    return training_component("dit"), _latent_config(), CHECKPOINT_ROOT / "dit"
+
+
+TRAINABLES.update({"vae": _vae, "ldm": _ldm, "dit": _dit})

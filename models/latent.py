@@ -1,0 +1,151 @@
+"""Latent diffusion with a swappable backbone: `ldm` (U-Net) and `dit` (Diffusion Transformer).
+
+Both share the VAE, the text encoder, the noise schedule, the objective and the
+training recipe; only the denoiser differs, as in the DiT paper's comparison.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, sha256
+from models.ddpm import UNetConfig, build_unet, parameter_count, unet_denoiser
+from models.diffusion import NoiseSchedule, diffusion_loss
+from models.diffusion_generator import DiffusionGenerator, diffusion_info
+from models.dit import PRESETS as DIT_PRESETS
+from models.dit import DiT, DiTConfig
+from models.text_encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
+from models.text_encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
+from models.text_encoder import TextEncoder
+from models.vae import DEFAULT_PATH as VAE_PATH
+from models.vae import decode, encode
+from models.vae import load as load_vae
+
+LATENT_SHAPE = (4, 8, 8)
+UNET_PRESETS = {
+    "tiny": UNetConfig(block_out_channels=(16, 32), attention=(True, True), norm_groups=8),  # tests
+    "small": UNetConfig(block_out_channels=(64, 128), attention=(True, True), norm_groups=32),  # the shipped `ldm`
+}
+DESCRIPTIONS = {
+    "unet": "latent diffusion: U-Net with cross-attention on 8x8x4 VAE latents, classifier-free guidance",
+    "dit": "Diffusion Transformer: AdaLN-Zero blocks with cross-attention on 8x8x4 VAE latents",
+}
+
+
+def build_backbone(kind: str, preset: str, text_width: int, pooled_width: int) -> torch.nn.Module:
+    if kind == "unet":
+        return build_unet(UNET_PRESETS[preset], cross_attention_dim=text_width, channels=4, sample_size=8)
+    config = dataclasses.replace(DIT_PRESETS[preset], text_width=text_width, pooled_width=pooled_width)
+    return DiT(config)
+
+
+def denoiser_of(kind: str, network: torch.nn.Module):
+    return unet_denoiser(network) if kind == "unet" else network
+
+
+def _pin(folder: pathlib.Path, target: pathlib.Path, weights: str) -> dict:
+    import os
+    return {"path": os.path.relpath(target.resolve(), folder.resolve()), "sha256": sha256(target / weights)}
+
+
+def _check_pin(folder: pathlib.Path, pin: dict, weights: str) -> pathlib.Path:
+    target = (folder / pin["path"]).resolve()
+    if not (target / weights).is_file() or sha256(target / weights) != pin["sha256"]:
+        raise CheckpointError(f"{folder.name} was trained against another {target.name} than {target}")
+    return target
+
+
+def save_dit(network: DiT, folder: pathlib.Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(network.config), indent=2) + "\n")
+    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, folder / "model.safetensors")
+
+
+def load_dit(folder: pathlib.Path) -> DiT:
+    try:
+        network = DiT(DiTConfig(**json.loads((folder / "config.json").read_text())))
+        network.load_state_dict(load_file(folder / "model.safetensors"))
+    except Exception as error:
+        raise CheckpointError(f"cannot load {folder}: {str(error).splitlines()[0]}") from None
+    return network.eval().requires_grad_(False)
+
+
+def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
+    from diffusers import UNet2DConditionModel
+
+    folder = pathlib.Path(folder)
+    manifest = read_manifest(folder)
+    kind = manifest["backbone"]
+    text_encoder = TextEncoder.from_pretrained(_check_pin(folder, manifest["components"]["text_encoder"],
+                                                          TEXT_ENCODER_WEIGHTS))
+    vae_folder = _check_pin(folder, manifest["components"]["vae"], "vae/diffusion_pytorch_model.safetensors")
+    vae = load_vae(vae_folder).to(device)
+    if kind == "unet":
+        try:
+            network = UNet2DConditionModel.from_pretrained(folder / "unet").eval().requires_grad_(False)
+        except Exception as error:
+            raise CheckpointError(f"cannot load {folder / 'unet'}: {str(error).splitlines()[0]}") from None
+    else:
+        network = load_dit(folder / "dit")
+    info = diffusion_info(manifest["name"], manifest["family"],
+                          parameter_count(network, vae) + text_encoder.parameter_count(),
+                          description=DESCRIPTIONS[kind])
+    return DiffusionGenerator(info, denoiser_of(kind, network.to(device)), text_encoder.to(device),
+                              NoiseSchedule(**manifest["schedule"]), sample_shape=LATENT_SHAPE,
+                              decode=lambda z: decode(vae, z), device=device)
+
+
+def training_component(kind: str, preset: str = "small", name: str | None = None,
+                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, vae_path: pathlib.Path = VAE_PATH,
+                       init_seed: int = 0, min_snr_gamma: float | None = 5.0):
+    from models.training import Component
+
+    name = name or ("ldm" if kind == "unet" else "dit")
+    schedule = NoiseSchedule("cosine")
+    encoder = TextEncoder.from_pretrained(text_encoder_path)
+    vae = load_vae(vae_path)
+    torch.manual_seed(init_seed)  # the initial weights are part of the recipe
+    network = build_backbone(kind, preset, encoder.config.text_width, encoder.config.embed_dim)
+    denoise = denoiser_of(kind, network)
+
+    def loss(images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(10_000_019 + step)  # noise and t are a function of the step
+        with torch.no_grad():  # both frozen
+            states, pooled = encoder(captions)
+            latents = encode(vae, images, generator)  # [B,4,8,8], unit variance
+        return diffusion_loss(denoise, latents, states, pooled, schedule, generator, min_snr_gamma)
+
+    def sample_grid(net: torch.nn.Module, step: int):
+        from models.sample_grid import grid_of
+        info = diffusion_info(name, name, 0)
+        generator = DiffusionGenerator(info, denoiser_of(kind, net), encoder, schedule, LATENT_SHAPE,
+                                       decode=lambda z: decode(vae, z))
+        return grid_of(generator, steps=25, guidance=3.0)
+
+    def export(net: torch.nn.Module, folder: pathlib.Path) -> dict:
+        if kind == "unet":
+            net.save_pretrained(folder / "unet")
+        else:
+            save_dit(net, folder / "dit")
+        config = UNET_PRESETS[preset] if kind == "unet" else net.config
+        return {
+            kind: {"preset": preset, "config": dataclasses.asdict(config), "parameters": parameter_count(net)},
+            "text_encoder": _pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS),
+            "vae": _pin(folder, pathlib.Path(vae_path), "vae/diffusion_pytorch_model.safetensors"),
+        }
+
+    def evaluate(folder: pathlib.Path) -> dict:
+        from evaluation.accuracy import single_object_accuracy
+        generator = load(folder)
+        return {f"single_accuracy_g{g:g}_ddim25_64prompts": single_object_accuracy(generator, n_prompts=64, guidance=g,
+                                                                                    steps=25)["color_shape"]
+                for g in (1.0, 3.0)}
+
+    return Component(name=name, family=name, network=network, loss=loss, export=export, evaluate=evaluate,
+                     sample_grid=sample_grid,
+                     extra_manifest={"backbone": kind, "schedule": dataclasses.asdict(schedule),
+                                     "objective": f"epsilon (L_simple) on VAE latents, Min-SNR-{min_snr_gamma} weighting"})
