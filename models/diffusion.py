@@ -25,15 +25,21 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], to
 class NoiseSchedule:
     name: str = "cosine"  # a key of SCHEDULES
     train_timesteps: int = 1000
+    spacing: str = "leading"  # how sampling picks its timesteps (diffusers' timestep_spacing)
+    clip_sample: float | None = None  # clip predicted x_0 to [-c, c] while sampling (pixel space: 1)
 
     def scheduler(self, sampler: str = "ddpm"):
         """A fresh diffusers scheduler for this schedule (schedulers keep per-run state)."""
         kwargs = dict(num_train_timesteps=self.train_timesteps, beta_schedule=SCHEDULES[self.name],
-                      prediction_type="epsilon", clip_sample=False)
+                      prediction_type="epsilon", timestep_spacing=self.spacing)
         if sampler == "dpm++":
-            kwargs = dict(num_train_timesteps=self.train_timesteps, beta_schedule=SCHEDULES[self.name],
-                          prediction_type="epsilon", algorithm_type="dpmsolver++", solver_order=2)
-        elif sampler == "ddim":
+            # the cosine schedule's last steps have lambda(t) -> -inf; clipping lambda keeps the solver stable
+            kwargs.update(algorithm_type="dpmsolver++", solver_order=2, lambda_min_clipped=-5.1)
+            if self.clip_sample is not None:
+                kwargs.update(thresholding=True, dynamic_thresholding_ratio=1.0, sample_max_value=self.clip_sample)
+        else:
+            kwargs.update(clip_sample=self.clip_sample is not None, clip_sample_range=self.clip_sample or 1.0)
+        if sampler == "ddim":
             kwargs["set_alpha_to_one"] = False
         return SAMPLERS[sampler](**kwargs)
 
