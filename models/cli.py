@@ -50,10 +50,14 @@ def cmd_sample(args: argparse.Namespace) -> None:
     check_output_folder(out)
     try:
         generator = load(args.model)
-        with tqdm(desc=f"sample {args.model}", unit="step") as bar:  # steps of every chunk of images
+        with tqdm(desc=f"sample {args.model}", unit="step") as bar:
+
+            def progress(done: int, total: int, previews) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
             images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
-                                        guidance_scale=args.guidance, sampler=args.sampler,
-                                        on_step=lambda index, total, previews: bar.update(1))
+                                        guidance_scale=args.guidance, sampler=args.sampler, on_step=progress)
     except (GenerationError, CheckpointError) as error:
         fail(str(error))
     for index, image in enumerate(images):

@@ -11,7 +11,8 @@ from PIL import Image
 MAX_PROMPT_CHARS = 500
 MAX_STEPS = 1000
 
-# on_step(step_index, total_steps, preview_images) lets a UI stream intermediate results
+# on_step(steps_done, steps_total, previews) lets a UI stream intermediate results: counts run over
+# the whole request, previews are the finished images plus the current one's state
 StepCallback = Callable[[int, int, list[Image.Image]], None]
 
 

@@ -15,10 +15,10 @@ from models.diffusion import SAMPLERS, Denoiser, NoiseSchedule, sample
 from models.text_encoder import TextEncoder
 from models.world import to_image
 
-# Rows are computed in chunks of this many images, always padded to full size, so that
-# image i sits at the same slot of an identically shaped batch whatever the request's size:
-# CPU kernels give bitwise-identical rows only for identical batch shapes.
-CHUNK = 4
+# Images are computed one at a time (one batch of two rows: unconditional and conditional).
+# CPU kernels give bitwise-identical rows only for identical batch shapes *and* contents (a
+# padded chunk of 4 mixed prompts was measured to change image 0 of a latent model), so
+# isolating each image is what makes image i a function of (seed, i, prompt i, settings) alone.
 
 
 class DiffusionGenerator:
@@ -51,22 +51,17 @@ class DiffusionGenerator:
         prompts = list(prompts)
         empty_states, empty_pooled = self.text_encoder([""])  # the unconditional input
         images: list[Image.Image] = []
-        for start in range(0, len(prompts), CHUNK):
-            # pad with the last prompt and the next image indices: a padded chunk is exactly the
-            # chunk a larger request of the same prompt would compute
-            indices = range(start, start + CHUNK)
-            chunk = [prompts[min(i, len(prompts) - 1)] for i in indices]
-            generators = [image_generator(seed, i) for i in indices]
-            states, pooled = self.text_encoder(chunk)  # [M,L,D], [M,E]
-            keep = min(CHUNK, len(prompts) - start)
+        for index, prompt in enumerate(prompts):
+            states, pooled = self.text_encoder([prompt])  # [1,L,D], [1,E]
 
-            def preview(index: int, total: int, x: torch.Tensor) -> None:
-                if on_step is not None:
-                    on_step(index, total, images + [to_image(im) for im in self.decode(x[:keep])])
+            def preview(step: int, total: int, x: torch.Tensor) -> None:
+                # progress runs over the whole request: every image's steps, in order
+                on_step(index * total + step, len(prompts) * total, images + [to_image(self.decode(x)[0])])
 
-            x = sample(self.denoise, states, pooled, empty_states, empty_pooled, self.sample_shape, generators,
-                       self.schedule, steps, guidance, sampler, preview if on_step is not None else None)
-            images += [to_image(im) for im in self.decode(x[:keep])]
+            x = sample(self.denoise, states, pooled, empty_states, empty_pooled, self.sample_shape,
+                       [image_generator(seed, index)], self.schedule, steps, guidance, sampler,
+                       preview if on_step is not None else None)  # [1,C,h,w]
+            images.append(to_image(self.decode(x)[0]))
         return images
 
 

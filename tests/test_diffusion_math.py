@@ -61,7 +61,7 @@ def test_guidance_is_one_batched_forward_over_both_halves(tiny_generator):
     finally:
         tiny_generator.denoise = original
     assert len(calls) == 3  # one network evaluation per step, not two
-    assert all(rows == 2 * 4 for rows in calls)  # unconditional + conditional halves of a padded chunk of 4
+    assert all(rows == 2 for rows in calls)  # the unconditional and the conditional half, in one batch
 
 
 def test_loss_is_mse_to_the_noise_for_a_perfect_and_a_zero_denoiser():

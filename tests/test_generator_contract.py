@@ -35,7 +35,7 @@ def test_outputs_are_32px_rgb_and_steps_stream_through_on_step(tiny_generator):
     images = tiny_generator.generate(["a red circle", "a blue square"], seed=0, steps=3,
                                      on_step=lambda i, n, previews: seen.append((i, n, len(previews))))
     assert [im.size for im in images] == [(32, 32)] * 2 and images[0].mode == "RGB"
-    assert seen == [(1, 3, 2), (2, 3, 2), (3, 3, 2)]
+    assert seen == [(1, 6, 1), (2, 6, 1), (3, 6, 1), (4, 6, 2), (5, 6, 2), (6, 6, 2)]
 
 
 @pytest.mark.parametrize("kwargs, message", [
