@@ -1,6 +1,8 @@
 """The world detector: find the objects in a 32x32 Shapes image (color, shape, size, cell, centre).
 
-Foreground pixels are split into connected components; each component's color
+Foreground is whatever differs from the image's background color (its per-channel
+median: black for rendered scenes, and whatever faint tint or residual noise a
+generator leaves) by more than a threshold; it is split into connected components; each component's color
 is the nearest palette color of its brightest pixels, and its shape and size
 come from matching its coverage map against templates rendered by the world's
 own renderer, aligned on the component's centroid.
@@ -16,8 +18,8 @@ from scipy import ndimage
 
 from models.world import COLORS, SHAPES, SIZES, WorldObject, cell_center, geometric_centroid, render
 
-FOREGROUND = 120  # max channel above this (of 255) is object, below is background
-MIN_PIXELS = 6  # smaller specks are noise, not objects
+FOREGROUND = 120  # a pixel whose largest channel differs from the background's by more is object
+MIN_PIXELS = 10  # smaller specks are noise, not objects (a small triangle covers about 20)
 PALETTE = np.array(list(COLORS.values()), dtype=np.float32)  # [7, 3]
 PALETTE_NAMES = list(COLORS)
 
@@ -50,7 +52,8 @@ def _shifted(template: np.ndarray, x: float, y: float) -> np.ndarray:
 
 def detect(image: Image.Image | np.ndarray) -> list[Detection]:
     rgb = np.asarray(image, dtype=np.float32)[..., :3]  # [32,32,3]
-    brightness = rgb.max(axis=2)  # [32,32]
+    background = np.median(rgb.reshape(-1, 3), axis=0)  # [3]; objects cover well under half the canvas
+    brightness = np.abs(rgb - background).max(axis=2)  # [32,32], distance from the background
     labels, count = ndimage.label(brightness > FOREGROUND, structure=np.ones((3, 3)))
     found = []
     for label in range(1, count + 1):

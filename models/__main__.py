@@ -29,6 +29,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
+    p.add_argument("--init-from", default=None, metavar="DIR",
+                   help="start from another exported checkpoint's weights (e.g. to train a shipped model longer); "
+                        "ignored when OUT/train_state exists (that resumes)")
     p.set_defaults(run=cli.cmd_train)
 
     args = parser.parse_args(argv)

@@ -102,5 +102,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     config.batch_size = args.batch_size or config.batch_size
     out = pathlib.Path(args.out) if args.out else default_out
     check_output_folder(out)
-    manifest = train(component, config, out)
+    try:
+        manifest = train(component, config, out, init_from=pathlib.Path(args.init_from) if args.init_from else None)
+    except CheckpointError as error:
+        fail(str(error))
     print(f"saved {out} after {manifest['training']['steps']} steps: {manifest['metrics']}")

@@ -137,7 +137,7 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
                 for g in (1.0, 3.0)}
 
     return Component(name=name, family="ddpm", network=unet, loss=loss, export=export, evaluate=evaluate,
-                     sample_grid=sample_grid, extra_manifest={"schedule": dataclasses.asdict(schedule),
+                     sample_grid=sample_grid, weights="unet/diffusion_pytorch_model.safetensors", extra_manifest={"schedule": dataclasses.asdict(schedule),
                                                               "objective": "epsilon (L_simple), Min-SNR-"
                                                               f"{config.min_snr_gamma} weighting"})
 

@@ -147,5 +147,6 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
 
     return Component(name=name, family=name, network=network, loss=loss, export=export, evaluate=evaluate,
                      sample_grid=sample_grid,
+                     weights="unet/diffusion_pytorch_model.safetensors" if kind == "unet" else "dit/model.safetensors",
                      extra_manifest={"backbone": kind, "schedule": dataclasses.asdict(schedule),
                                      "objective": f"epsilon (L_simple) on VAE latents, Min-SNR-{min_snr_gamma} weighting"})

@@ -52,6 +52,7 @@ class Component:
     evaluate: Callable[[pathlib.Path], dict] | None = None  # (exported folder) -> metrics at save time
     sample_grid: Callable[[torch.nn.Module, int], "PIL.Image.Image"] | None = None
     extra_manifest: dict = dataclasses.field(default_factory=dict)
+    weights: str | None = None  # exported file holding network.state_dict(), for warm starts (--init-from)
 
 
 def _logger(path: pathlib.Path) -> logging.Logger:
@@ -64,14 +65,42 @@ def _logger(path: pathlib.Path) -> logging.Logger:
     return log
 
 
-def train(component: Component, config: TrainConfig, out: pathlib.Path, command: str | None = None) -> dict:
-    """Train (resuming from out/train_state if present), export to `out`, write the manifest."""
+def warm_start(component: Component, folder: pathlib.Path) -> dict:
+    """Load a previously exported checkpoint's weights into the network; return what the manifest records."""
+    from models.checkpoints import CheckpointError, read_manifest, sha256
+
+    if component.weights is None:
+        raise CheckpointError(f"{component.name} cannot be warm-started")
+    folder = pathlib.Path(folder)
+    previous = read_manifest(folder)
+    if previous.get("family") != component.family:
+        raise CheckpointError(f"{folder} holds a {previous.get('family')!r} model, not {component.family!r}")
+    try:
+        component.network.load_state_dict(load_file(folder / component.weights))
+    except Exception as error:  # shape mismatches when the architecture changed
+        raise CheckpointError(f"cannot warm-start from {folder}: {str(error).splitlines()[0]}") from None
+    earlier = previous.get("warm_start") or {}
+    return {"from": str(folder), "sha256": sha256(folder / component.weights),
+            "prior_steps": previous["training"]["steps"] + earlier.get("prior_steps", 0),
+            "prior_wall_time_s": previous["training"]["wall_time_s"] + earlier.get("prior_wall_time_s", 0),
+            "prior_commands": earlier.get("prior_commands", []) + [previous["training"]["command"]]}
+
+
+def train(component: Component, config: TrainConfig, out: pathlib.Path, command: str | None = None,
+          init_from: pathlib.Path | None = None) -> dict:
+    """Train (resuming from out/train_state if present), export to `out`, write the manifest.
+
+    init_from: start a new run from another exported checkpoint's weights (fresh optimiser and EMA);
+    the manifest then records the earlier runs' steps, wall time and commands.
+    """
     out = pathlib.Path(out)
     state_dir = out / "train_state"
     state_dir.mkdir(parents=True, exist_ok=True)
     log = _logger(state_dir / "train.log")
     command = command or " ".join(["python", "-m", "models"] + [shlex.quote(a) for a in sys.argv[1:]])
     network = component.network
+    resuming = (state_dir / "state.json").is_file()
+    warm = warm_start(component, init_from) if init_from is not None and not resuming else None
 
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
@@ -79,9 +108,9 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
         if config.ema_decay else None
 
     step, wall = 0, 0.0
-    if (state_dir / "state.json").is_file():
+    if resuming:
         saved = json.loads((state_dir / "state.json").read_text())
-        step, wall = saved["step"], saved["wall_time_s"]
+        step, wall, warm = saved["step"], saved["wall_time_s"], saved.get("warm_start")
         network.load_state_dict(load_file(state_dir / "network.safetensors"))
         optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
         schedule.load_state_dict(saved["schedule"])
@@ -98,7 +127,7 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
         if ema is not None:
             torch.save(ema.state_dict(), state_dir / "ema.pt")
         (state_dir / "state.json").write_text(json.dumps(
-            {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict()}))
+            {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict(), "warm_start": warm}))
 
     def averaged() -> torch.nn.Module:
         """The network with EMA weights swapped in (call restore() after)."""
@@ -167,7 +196,8 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
                               data=f"Shapes world stream (data seed {config.data_seed}), "
                                    f"{step * config.batch_size} images seen (batch {config.batch_size})",
                               metrics=metrics,
-                              extra={"train_config": dataclasses.asdict(config), **component.extra_manifest})
+                              extra={"train_config": dataclasses.asdict(config), "warm_start": warm,
+                                     **component.extra_manifest})
 
     written = manifest()  # the exported folder is loadable from here on; evaluate() loads it
     if component.evaluate is not None:

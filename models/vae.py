@@ -108,4 +108,5 @@ def training_component(preset: str = "small", init_seed: int = 0):
     def evaluate(folder: pathlib.Path) -> dict:
         return {"reconstruction_psnr_db_held_out_256": round(psnr(load(folder), held_out_images(256)), 2)}
 
-    return Component(name="vae", family="vae", network=vae, loss=loss, export=export, evaluate=evaluate)
+    return Component(name="vae", family="vae", network=vae, loss=loss, export=export, evaluate=evaluate,
+                     weights="vae/diffusion_pytorch_model.safetensors")

@@ -1,9 +1,11 @@
 """The training loop (resume, manifest) and checkpoint integrity, on tiny components."""
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from models import ddpm
 from models.checkpoints import CheckpointError, read_manifest, sha256
@@ -70,3 +72,21 @@ def test_manifest_pins_every_weight_file_and_detects_corruption(tmp_path, text_e
         read_manifest(out)
     with pytest.raises(CheckpointError, match="sha256"):
         ddpm.load(out)
+
+
+def test_a_run_can_start_from_an_exported_checkpoint_and_records_the_history(tmp_path, text_encoder_folder):
+    first = tmp_path / "first"
+    train(tiny_ddpm_component(text_encoder_folder), config(2), first, command="first run")
+    frozen = dataclasses.replace(config(1), lr=0.0)  # with no update, the export is exactly the start
+    manifest = train(tiny_ddpm_component(text_encoder_folder), frozen, tmp_path / "second", command="second run",
+                     init_from=first)
+    weights = "unet/diffusion_pytorch_model.safetensors"
+    start, end = load_file(first / weights), load_file(tmp_path / "second" / weights)
+    assert all(torch.equal(start[k], end[k]) for k in start)
+    assert manifest["warm_start"]["prior_steps"] == 2
+    assert manifest["warm_start"]["prior_commands"] == ["first run"]
+    assert manifest["warm_start"]["sha256"] == sha256(first / "unet" / "diffusion_pytorch_model.safetensors")
+    with pytest.raises(CheckpointError, match="not 'ddpm'"):
+        (tmp_path / "other").mkdir()
+        (tmp_path / "other" / "generator.json").write_text(json.dumps({"family": "gan", "sha256": {}}))
+        train(tiny_ddpm_component(text_encoder_folder), config(1), tmp_path / "third", init_from=tmp_path / "other")
