@@ -1,8 +1,6 @@
 """Compositional accuracy of a generator on world prompts, judged by the world detector."""
 from __future__ import annotations
 
-import json
-import sys
 from typing import Sequence
 
 from PIL import Image

@@ -12,7 +12,7 @@ import pathlib
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, sha256
+from models.checkpoints import CheckpointError, read_manifest, sha256
 from models.ddpm import UNetConfig, build_unet, parameter_count, unet_denoiser
 from models.diffusion import NoiseSchedule, diffusion_loss
 from models.diffusion_generator import DiffusionGenerator, diffusion_info

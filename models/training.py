@@ -19,6 +19,7 @@ from typing import Callable
 import numpy as np
 import torch
 from diffusers.training_utils import EMAModel
+from PIL import Image
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -50,7 +51,7 @@ class Component:
     loss: Callable[[torch.Tensor, list[str], int], torch.Tensor]  # (images [B,3,32,32], captions, step)
     export: Callable[[torch.nn.Module, pathlib.Path], dict]  # (network with final weights, folder) -> components
     evaluate: Callable[[pathlib.Path], dict] | None = None  # (exported folder) -> metrics at save time
-    sample_grid: Callable[[torch.nn.Module, int], "PIL.Image.Image"] | None = None
+    sample_grid: Callable[[torch.nn.Module, int], Image.Image] | None = None
     extra_manifest: dict = dataclasses.field(default_factory=dict)
     weights: str | None = None  # exported file holding network.state_dict(), for warm starts (--init-from)
 

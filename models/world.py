@@ -6,7 +6,6 @@ WORLD_VERSION, not a tweak.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
 from typing import Sequence
 
@@ -163,7 +162,7 @@ def _pick(rng: np.random.Generator, items: Sequence):
 def sample_scene(rng: np.random.Generator, kind: str | None = None, drop_words: bool = True,
                  held_out: bool = False) -> Scene:
     """Draw one scene; held_out=False never uses the held-out color-shape pairs."""
-    pairs = color_shape_pairs(held_out=False) if not held_out else color_shape_pairs(held_out=True)
+    pairs = color_shape_pairs(held_out=held_out)
     cells = list(POSITIONS)
     if kind is None:
         kind = str(rng.choice(list(SCENE_KINDS), p=list(SCENE_KINDS.values())))

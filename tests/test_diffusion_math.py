@@ -1,5 +1,4 @@
 """The diffusion mathematics: forward process, guidance, objective."""
-import numpy as np
 import pytest
 import torch
 
