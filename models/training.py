@@ -108,10 +108,11 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
     ema = EMAModel(network.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4) \
         if config.ema_decay else None
 
-    step, wall = 0, 0.0
+    step, wall, running = 0, 0.0, None
     if resuming:
         saved = json.loads((state_dir / "state.json").read_text())
         step, wall, warm = saved["step"], saved["wall_time_s"], saved.get("warm_start")
+        running = saved.get("running_loss")
         network.load_state_dict(load_file(state_dir / "network.safetensors"))
         optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
         schedule.load_state_dict(saved["schedule"])
@@ -128,7 +129,8 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
         if ema is not None:
             torch.save(ema.state_dict(), state_dir / "ema.pt")
         (state_dir / "state.json").write_text(json.dumps(
-            {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict(), "warm_start": warm}))
+            {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict(), "warm_start": warm,
+             "running_loss": running}))
 
     def averaged() -> torch.nn.Module:
         """The network with EMA weights swapped in (call restore() after)."""
@@ -144,7 +146,6 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
     dataset = ShapesDataset(seed=config.data_seed)
     network.train()
     bar = tqdm(total=config.steps, initial=step, desc=f"train {component.name}", unit="step", dynamic_ncols=True)
-    running = None
     try:
         while step < config.steps:
             started = time.perf_counter()
