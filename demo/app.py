@@ -39,12 +39,13 @@ def validate(prompt: str, steps, guidance) -> None:
         raise gr.Error("Guidance must be a finite number, 0 or more.")
 
 
-def build(model_names: list[str] | None = None) -> gr.Blocks:
+def build(model_names: list[str] | None = None, device: str = "cpu") -> gr.Blocks:
+    """The app over `model_names` (default: every generator whose weights are on disk, hub ones included)."""
     names = model_names or available()
     if not names:
         raise SystemExit("error: no trained generators found; run `python -m models train --model ddpm`")
     try:
-        generators = {name: load(name) for name in names}
+        generators = {name: load(name, device=device) for name in names}
     except (KeyError, CheckpointError) as error:
         raise SystemExit(f"error: {error}")
 
@@ -55,10 +56,12 @@ def build(model_names: list[str] | None = None) -> gr.Blocks:
         for generator in generators.values():
             started = time.perf_counter()
             try:
+                # a sampler this generator lacks (hub pipelines: default | ddim | dpm++) falls back to its own
                 image = generator.generate([prompt], seed=seed, steps=int(steps), guidance_scale=float(guidance),
-                                           sampler=sampler if generator.info.samplers else None)[0]
-            except GenerationError as error:
-                raise gr.Error(f"{generator.info.name}: {error}")
+                                           sampler=sampler if sampler in generator.info.samplers else None)[0]
+            except GenerationError as error:  # this generator cannot take the prompt; the others still answer
+                outputs.append((None, f"{generator.info.name}: {error}"))
+                continue
             outputs.append((image.resize((DISPLAY, DISPLAY), 0), label(generator, time.perf_counter() - started)))
         return [seed, *[gr.Image(value=im, label=text) for im, text in outputs]]
 

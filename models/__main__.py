@@ -14,13 +14,15 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=cli.cmd_list)
 
     p = sub.add_parser("sample", help="write N images for one prompt as PNGs")
-    p.add_argument("--model", required=True, help="generator name (see `python -m models list`)")
+    p.add_argument("--model", required=True,
+                   help="generator name (see `python -m models list`) or hub:<diffusers-repo-id-or-folder>")
+    p.add_argument("--device", default="auto", help="auto (cuda when present, else cpu) | cpu | cuda[:N]")
     p.add_argument("--prompt", required=True, help="caption, e.g. 'a large red circle in the center'")
     p.add_argument("--n", type=int, default=8, help="number of images (default 8)")
     p.add_argument("--seed", type=int, default=0, help="image i depends only on (seed, i, prompt, settings)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the model's)")
-    p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++ (default: the model's)")
+    p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++; hub models: default | ddim | dpm++ (default: the model's)")
     p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
     p.set_defaults(run=cli.cmd_sample)
 
@@ -28,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", required=True, help="text-encoder | ddpm")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
+    p.add_argument("--cooldown", type=int, default=None, metavar="STEPS",
+                   help="decay the learning rate linearly to 10%% over the last STEPS steps (default: the preset's)")
     p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
     p.add_argument("--init-from", default=None, metavar="DIR",
                    help="start from another exported checkpoint's weights (e.g. to train a shipped model longer); "

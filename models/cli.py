@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from models.checkpoints import CheckpointError
 from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
+from models import hub
 from models.registry import BUILTIN, UnknownModel, is_available, load
 
 MAX_IMAGES = 1000
@@ -32,8 +33,10 @@ def check_output_folder(path: pathlib.Path) -> None:
 
 def cmd_sample(args: argparse.Namespace) -> None:
     # cheap checks first: a typo should not cost a model load
-    if args.model not in BUILTIN:
+    if args.model not in BUILTIN and not hub.is_hub_name(args.model):
         fail(str(UnknownModel(args.model)))
+    if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
+        fail(f"--device must be auto, cpu or cuda[:N], got {args.device!r}")
     if not args.prompt.strip():
         fail("--prompt is empty: give a caption such as 'a large red circle in the center'")
     if len(args.prompt) > MAX_PROMPT_CHARS:
@@ -49,7 +52,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
     out = pathlib.Path(args.out)
     check_output_folder(out)
     try:
-        generator = load(args.model)
+        generator = load(args.model, device=hub.default_device() if args.device == "auto" else args.device)
         with tqdm(desc=f"sample {args.model}", unit="step") as bar:
 
             def progress(done: int, total: int, previews) -> None:
@@ -82,6 +85,10 @@ def cmd_list(args: argparse.Namespace) -> None:
         guidance = f"{info.default_guidance:g}" if info.guidance_applies else "n/a"
         print(f"{name:<14}{info.family:<8}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
               f"{info.default_steps:>5}{guidance:>9}  ready: {info.description}")
+    for name, (repo, description) in hub.HUB_MODELS.items():
+        status = "weights on disk" if is_available(name) else f"not downloaded (in {hub.cache_dir()})"
+        print(f"{name:<14}{'hub':<8}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  {status}: {repo}, {description}")
+    print("any diffusers pipeline also loads as hub:<repo-id-or-folder>")
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -94,12 +101,16 @@ def cmd_train(args: argparse.Namespace) -> None:
         fail("--steps must be positive")
     if args.batch_size is not None and args.batch_size <= 0:
         fail("--batch-size must be positive")
+    if args.cooldown is not None and args.cooldown < 0:
+        fail("--cooldown must be 0 or more")
     try:
         component, config, default_out = TRAINABLES[args.model]()
     except CheckpointError as error:  # e.g. the frozen text encoder is missing
         fail(str(error))
     config.steps = args.steps or config.steps
     config.batch_size = args.batch_size or config.batch_size
+    if args.cooldown is not None:
+        config.cooldown_steps = args.cooldown
     out = pathlib.Path(args.out) if args.out else default_out
     check_output_folder(out)
     try:

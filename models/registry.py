@@ -1,9 +1,11 @@
-"""Name -> generator. Built-in families load from models/checkpoints/NAME."""
+"""Name -> generator. Built-in families load from models/checkpoints/NAME; hub pipelines by short name
+(models.hub.HUB_MODELS) or as hub:<repo-id-or-folder>."""
 from __future__ import annotations
 
 import functools
 from typing import Callable
 
+from models import hub
 from models.checkpoints import CHECKPOINT_ROOT, MANIFEST, CheckpointError
 
 
@@ -29,25 +31,31 @@ BUILTIN: dict[str, tuple[Callable, str]] = {
 
 class UnknownModel(KeyError):
     def __str__(self) -> str:
-        return f"unknown model {self.args[0]!r}; known: {', '.join(BUILTIN)}"
+        return (f"unknown model {self.args[0]!r}; known: {', '.join(names())}, "
+                f"or hub:<repo-id-or-folder> for any diffusers pipeline")
 
 
 def names() -> list[str]:
-    return list(BUILTIN)
+    return list(BUILTIN) + list(hub.HUB_MODELS)
 
 
 def is_available(name: str) -> bool:
-    """True when the generator's checkpoint is on disk (it may still fail to load if corrupt)."""
+    """True when the generator's weights are on disk (it may still fail to load if corrupt)."""
+    if hub.is_hub_name(name):
+        return hub.is_on_disk(name)
     return name in BUILTIN and (CHECKPOINT_ROOT / name / MANIFEST).is_file()
 
 
 def available() -> list[str]:
-    return [n for n in BUILTIN if is_available(n)]
+    """Every named generator whose weights are on disk: built-ins first, then cached hub checkpoints."""
+    return [n for n in names() if is_available(n)]
 
 
 @functools.lru_cache(maxsize=8)
 def load(name: str, device: str = "cpu"):
     """The generator called `name`; raises UnknownModel or CheckpointError with a one-line message."""
+    if hub.is_hub_name(name):
+        return hub.load(name, device=device)
     if name not in BUILTIN:
         raise UnknownModel(name)
     if not is_available(name):

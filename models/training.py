@@ -8,6 +8,7 @@ and, at the end, the exported weights with their manifest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import pathlib
@@ -33,6 +34,7 @@ class TrainConfig:
     batch_size: int = 32
     lr: float = 1e-3
     warmup_steps: int = 200
+    cooldown_steps: int = 0  # the last N steps decay the learning rate linearly to 10 %
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float | None = 0.999  # None: no EMA (exported weights are the raw ones)
@@ -54,6 +56,15 @@ class Component:
     sample_grid: Callable[[torch.nn.Module, int], Image.Image] | None = None
     extra_manifest: dict = dataclasses.field(default_factory=dict)
     weights: str | None = None  # exported file holding network.state_dict(), for warm starts (--init-from)
+
+
+def lr_factor(config: TrainConfig, step: int) -> float:
+    """Linear warm-up, constant, then an optional linear cool-down to 10 % at config.steps."""
+    warm = min(1.0, (step + 1) / max(1, config.warmup_steps))
+    if config.cooldown_steps <= 0:
+        return warm
+    left = (config.steps - step) / config.cooldown_steps  # 1 where cool-down starts, 0 at the end
+    return warm * (0.1 + 0.9 * min(1.0, max(0.0, left)))
 
 
 def _logger(path: pathlib.Path) -> logging.Logger:
@@ -104,7 +115,7 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
     warm = warm_start(component, init_from) if init_from is not None and not resuming else None
 
     optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: min(1.0, (s + 1) / max(1, config.warmup_steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, config))
     ema = EMAModel(network.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4) \
         if config.ema_decay else None
 
