@@ -1,4 +1,4 @@
-"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device cpu|cuda|auto]"""
+"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device cpu|cuda|auto] [--planner rules|none|lm:PATH|chat:URL]"""
 import argparse
 
 import torch
@@ -13,10 +13,13 @@ def main() -> None:
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--models", default=None, help="comma-separated generator names, hub:<id-or-folder> too (default: every one with weights on disk)")
     parser.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto (cuda when present)")
+    parser.add_argument("--planner", default="rules",
+                        help="rewrites prompts for the built-in models: rules (default) | none | lm:PATH | chat:URL[#MODEL]")
     args = parser.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
-    build(names, device=device).launch(server_name=args.host, server_port=args.port, share=args.share)
+    app = build(names, device=device, planner=args.planner)
+    app.launch(server_name=args.host, server_port=args.port, share=args.share)
 
 
 if __name__ == "__main__":

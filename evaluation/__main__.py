@@ -1,4 +1,4 @@
-"""python -m evaluation accuracy — compositional accuracy of generators on world prompts."""
+"""python -m evaluation accuracy — compositional accuracy of generators on world prompts (optionally planned)."""
 from __future__ import annotations
 
 import argparse
@@ -18,13 +18,23 @@ def _floats(text: str) -> list[float]:
 
 
 def cmd_accuracy(args: argparse.Namespace) -> None:
+    from evaluation import paraphrases
     from evaluation.accuracy import score, single_prompts
     from models.checkpoints import CheckpointError
+    from models.planner import make_planner
     from models.registry import load
 
     if not 1 <= args.n <= 10_000:
         raise SystemExit("error: --n must be from 1 to 10000")
-    prompts = single_prompts(args.n, held_out=args.task == "novel")
+    try:
+        planner = None if args.planner == "none" else make_planner(args.planner)
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"error: {str(error).splitlines()[0]}")
+    if args.task == "paraphrase":  # free text in, judged against the caption it means
+        rows = paraphrases.inside()[:args.n]
+        prompts, targets = [text for text, _ in rows], [caption for _, caption in rows]
+    else:
+        prompts = targets = single_prompts(args.n, held_out=args.task == "novel")
     rows = []
     for name in args.models.split(","):
         try:
@@ -33,13 +43,17 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
             raise SystemExit(f"error: {error}")
         for guidance in args.guidance:
             started = time.perf_counter()
-            result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler)
-            rows.append({"model": name, "task": args.task, "guidance": guidance, "steps": args.steps,
-                         "sampler": args.sampler, **result, "seconds": round(time.perf_counter() - started, 1)})
+            result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler,
+                           targets=targets, planner=planner)
+            rows.append({"model": name, "task": args.task, "planner": args.planner, "guidance": guidance,
+                         "steps": args.steps, "sampler": args.sampler, **result,
+                         "seconds": round(time.perf_counter() - started, 1)})
+            planned = f"  planned {result['planned']:.3f}" if "planned" in result else ""
             print(json.dumps(rows[-1]) if args.json else
-                  f"{name:<8} {args.task:<6} g={guidance:<4g} n={result['n']:<4} color+shape {result['color_shape']:.3f}"
-                  f"  full {result['full']:.3f}  size {result.get('size', float('nan')):.3f}"
-                  f"  position {result.get('position', float('nan')):.3f}  ({rows[-1]['seconds']} s)", flush=True)
+                  f"{name:<8} {args.task:<6} planner={args.planner:<6} g={guidance:<4g} n={result['n']:<4} "
+                  f"color+shape {result['color_shape']:.3f}  full {result['full']:.3f}"
+                  f"  size {result.get('size', float('nan')):.3f}  position {result.get('position', float('nan')):.3f}"
+                  f"{planned}  ({rows[-1]['seconds']} s)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -47,8 +61,11 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("accuracy", help="single-object accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
-    p.add_argument("--task", choices=["single", "novel"], default="single",
-                   help="single: held-in color-shape pairs; novel: the held-out pairs")
+    p.add_argument("--task", choices=["single", "novel", "paraphrase"], default="single",
+                   help="single: held-in color-shape pairs; novel: the held-out pairs; paraphrase: the planner's "
+                        "hand-written free-text set (evaluation/prompt_sets/paraphrases.tsv), judged by meaning")
+    p.add_argument("--planner", default="none",
+                   help="rewrite prompts before generating: none (default) | rules | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0], help="comma-separated scales (default 1,3)")
     p.add_argument("--steps", type=int, default=50, help="sampling steps (default 50)")
     p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")

@@ -60,16 +60,32 @@ def single_prompts(n: int, seed: int = EVAL_SEED, held_out: bool = False) -> lis
 
 
 def score(generator, prompts: Sequence[str], guidance: float, steps: int, sampler: str | None = "ddim",
-          seed: int = 0, batch: int = 16) -> dict:
-    """Generate one image per prompt (image i of one request, so seeds differ) and average the judgements."""
+          seed: int = 0, batch: int = 16, targets: Sequence[str] | None = None, planner=None) -> dict:
+    """Generate one image per prompt (image i of one request, so seeds differ) and average the judgements.
+
+    `prompts` are what a person typed and `targets` the world captions the images are judged against
+    (default: the prompts themselves). A `planner` rewrites each prompt first; a prompt it finds outside
+    the world still gets its image (as typed, so the noise of the others does not move) but counts as wrong.
+    """
+    prompts, targets = list(prompts), list(targets or prompts)
+    sent, refused = list(prompts), [False] * len(prompts)
+    if planner is not None:
+        plans = [planner.plan(p) for p in prompts]
+        sent = [plan.caption if plan.understood else p for plan, p in zip(plans, prompts)]
+        refused = [not plan.understood for plan in plans]
+    blank = Image.new("RGB", (32, 32))  # judged like an image with nothing in it: every attribute wrong
     judgements = []
     for start in range(0, len(prompts), batch):
-        chunk = list(prompts[start:start + batch])
+        chunk = sent[start:start + batch]
         images = generator.generate(chunk, seed=seed + start, steps=steps, guidance_scale=guidance, sampler=sampler)
-        judgements += [judge(p, im) for p, im in zip(chunk, images)]
+        judgements += [judge(t, blank if r else im)
+                       for t, r, im in zip(targets[start:start + batch], refused[start:start + batch], images)]
     keys = sorted({k for j in judgements for k in j if k != "objects"})
-    return {"n": len(judgements), **{k: round(sum(j[k] for j in judgements if k in j) /
-                                               max(1, sum(k in j for j in judgements)), 4) for k in keys}}
+    result = {"n": len(judgements), **{k: round(sum(j[k] for j in judgements if k in j) /
+                                                 max(1, sum(k in j for j in judgements)), 4) for k in keys}}
+    if planner is not None:
+        result["planned"] = round(1 - sum(refused) / max(1, len(refused)), 4)
+    return result
 
 
 def single_object_accuracy(generator, n_prompts: int = 100, guidance: float = 3.0, steps: int = 50,

@@ -1,4 +1,4 @@
-"""python -m models list | sample | train — see --help of each."""
+"""python -m models list | sample | train | plan — see --help of each."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ from models import cli
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m models", description="GenBench generators: list, sample, train.")
+    parser = argparse.ArgumentParser(prog="python -m models", description="GenBench generators: list, sample, train, plan.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="every registered generator with family, parameters and GFLOPs")
@@ -37,6 +37,16 @@ def main(argv: list[str] | None = None) -> None:
                    help="start from another exported checkpoint's weights (e.g. to train a shipped model longer); "
                         "ignored when OUT/train_state exists (that resumes)")
     p.set_defaults(run=cli.cmd_train)
+
+    p = sub.add_parser("plan", help="rewrite free text into a world caption (exit 3 when outside the world)",
+                       description="Rewrite free text into a canonical Shapes-world caption. Prints the caption "
+                                   "(exit 0), or one line saying what is outside the world (exit 3).")
+    p.add_argument("text", help='what a person typed, e.g. "draw a crimson ball up in the left corner"')
+    p.add_argument("--planner", default="rules",
+                   help="rules (default, offline) | none | lm:PATH (local transformers causal LM) | "
+                        "chat:URL[#MODEL] (OpenAI-compatible endpoint; key from $OPENAI_API_KEY)")
+    p.add_argument("--json", action="store_true", help="print the whole plan (caption, layout, notes) as JSON")
+    p.set_defaults(run=cli.cmd_plan)
 
     args = parser.parse_args(argv)
     args.run(args)

@@ -1,4 +1,4 @@
-"""`python -m models list | sample | train`: thin shells over the registry and the training loop."""
+"""`python -m models list | sample | train | plan`: thin shells over the registry, training loop and planner."""
 from __future__ import annotations
 
 import argparse
@@ -89,6 +89,27 @@ def cmd_list(args: argparse.Namespace) -> None:
         status = "weights on disk" if is_available(name) else f"not downloaded (in {hub.cache_dir()})"
         print(f"{name:<14}{'hub':<8}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  {status}: {repo}, {description}")
     print("any diffusers pipeline also loads as hub:<repo-id-or-folder>")
+
+
+def cmd_plan(args: argparse.Namespace) -> None:
+    import json
+
+    from models.planner import make_planner
+
+    try:
+        planner = make_planner(args.planner)
+    except (ValueError, OSError) as error:
+        fail(str(error).splitlines()[0])
+    plan = planner.plan(args.text)
+    if args.json:
+        print(json.dumps(plan.as_dict(), indent=2))
+    elif plan.understood:
+        print(plan.caption)
+        for note in plan.notes:
+            print(f"note: {note}", file=sys.stderr)
+    else:
+        print(f"outside the Shapes world: {plan.reason}", file=sys.stderr)
+    raise SystemExit(0 if plan.understood else 3)
 
 
 def cmd_train(args: argparse.Namespace) -> None:
