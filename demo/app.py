@@ -6,6 +6,7 @@ import random
 import time
 
 import gradio as gr
+from PIL import Image
 
 from models.checkpoints import CheckpointError
 from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
@@ -40,6 +41,13 @@ def validate(prompt: str, steps, guidance) -> None:
         raise gr.Error(f"Steps must be a whole number from 1 to {MAX_STEPS}.")
     if guidance is None or not math.isfinite(float(guidance)) or float(guidance) < 0:
         raise gr.Error("Guidance must be a finite number, 0 or more.")
+
+
+def for_display(image: Image.Image) -> Image.Image:
+    """Small world images are enlarged with crisp pixels; hub images (256-768 px) are left as they are."""
+    if image.width >= DISPLAY:
+        return image
+    return image.resize((DISPLAY, DISPLAY), Image.NEAREST)
 
 
 def plan_text(plan) -> str:
@@ -85,7 +93,7 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
             except GenerationError as error:  # this generator cannot take the prompt; the others still answer
                 outputs.append((None, f"{generator.info.name}: {error}"))
                 continue
-            outputs.append((image.resize((DISPLAY, DISPLAY), 0), label(generator, time.perf_counter() - started)))
+            outputs.append((for_display(image), label(generator, time.perf_counter() - started)))
         shown = plan_text(plan) if plan is not None else "Rewriting is off: every model gets the prompt as typed."
         return [seed, shown, *[gr.Image(value=im, label=text) for im, text in outputs]]
 

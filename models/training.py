@@ -36,6 +36,7 @@ class TrainConfig:
     warmup_steps: int = 200
     cooldown_steps: int = 0  # the last N steps decay the learning rate linearly to 10 %
     weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.999)  # AdamW's; GANs use (0.5, 0.999) or (0.0, 0.99)
     grad_clip: float = 1.0
     ema_decay: float | None = 0.999  # None: no EMA (exported weights are the raw ones)
     caption_dropout: float = 0.0  # chance a caption is replaced by "" (the unconditional input)
@@ -56,6 +57,11 @@ class Component:
     sample_grid: Callable[[torch.nn.Module, int], Image.Image] | None = None
     extra_manifest: dict = dataclasses.field(default_factory=dict)
     weights: str | None = None  # exported file holding network.state_dict(), for warm starts (--init-from)
+    # what a family trains beside `network` with optimisers of its own (a GAN's discriminator): its state
+    # rides along in train_state/extra.pt so a resumed run continues exactly
+    extra_state: Callable[[], dict] | None = None
+    load_extra_state: Callable[[dict], None] | None = None
+    watch: Callable[[torch.nn.Module, int], str] | None = None  # (EMA network, step) -> a log line, every sample_every
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
@@ -114,7 +120,8 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
     resuming = (state_dir / "state.json").is_file()
     warm = warm_start(component, init_from) if init_from is not None and not resuming else None
 
-    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                  betas=tuple(config.betas))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, config))
     ema = EMAModel(network.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4) \
         if config.ema_decay else None
@@ -129,6 +136,8 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
         schedule.load_state_dict(saved["schedule"])
         if ema is not None:
             ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=True))
+        if component.load_extra_state is not None:
+            component.load_extra_state(torch.load(state_dir / "extra.pt", weights_only=True))
         log.info("resumed at step %d", step)
         print(f"resuming {component.name} from step {step} ({state_dir})")
     (state_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
@@ -139,6 +148,8 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
         torch.save(optimizer.state_dict(), state_dir / "optimizer.pt")
         if ema is not None:
             torch.save(ema.state_dict(), state_dir / "ema.pt")
+        if component.extra_state is not None:
+            torch.save(component.extra_state(), state_dir / "extra.pt")
         (state_dir / "state.json").write_text(json.dumps(
             {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict(), "warm_start": warm,
              "running_loss": running}))
@@ -186,10 +197,16 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
                          float(grad_norm), schedule.get_last_lr()[0], wall)
             if step % config.checkpoint_every == 0 or step == config.steps:
                 checkpoint()
-            if component.sample_grid is not None and (step % config.sample_every == 0 or step == config.steps):
+            if (component.sample_grid or component.watch) and (step % config.sample_every == 0 or step == config.steps):
                 network.eval()
-                component.sample_grid(averaged(), step).save(state_dir / f"samples_{step:06d}.png")
-                restore()
+                if component.sample_grid is not None:
+                    component.sample_grid(averaged(), step).save(state_dir / f"samples_{step:06d}.png")
+                    restore()
+                if component.watch is not None:
+                    line = component.watch(averaged(), step)
+                    restore()
+                    log.info("step %d %s", step, line)
+                    bar.write(f"step {step}: {line}")
                 network.train()
     except KeyboardInterrupt:
         checkpoint()
