@@ -22,12 +22,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0, help="image i depends only on (seed, i, prompt, settings)")
     p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the model's)")
+    p.add_argument("--truncation", type=float, default=None, metavar="PSI",
+                   help="GANs only: truncation psi in [0, 2], the fidelity/diversity knob (default 1: none)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++; hub models: default | ddim | dpm++ (default: the model's)")
     p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
     p.set_defaults(run=cli.cmd_sample)
 
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
-    p.add_argument("--model", required=True, help="text-encoder | ddpm")
+    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan")
+    p.add_argument("--arch", default=None, help="gan only: stylegan2 (default) | dcgan")
+    p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--cooldown", type=int, default=None, metavar="STEPS",

@@ -78,3 +78,18 @@ def read_manifest(folder: pathlib.Path, verify: bool = True) -> dict:
             if sha256(file) != expected:
                 raise CheckpointError(f"{file} does not match the sha256 in {path}: the file is corrupt or was replaced")
     return manifest
+
+
+def pin(folder: pathlib.Path, target: pathlib.Path, weights: str) -> dict:
+    """How a checkpoint records a frozen component it was trained against: relative path + sha256."""
+    import os
+    return {"path": os.path.relpath(pathlib.Path(target).resolve(), pathlib.Path(folder).resolve()),
+            "sha256": sha256(pathlib.Path(target) / weights)}
+
+
+def resolve_pin(folder: pathlib.Path, pinned: dict, weights: str) -> pathlib.Path:
+    """The pinned component's folder, after checking its weights are the very ones trained against."""
+    target = (pathlib.Path(folder) / pinned["path"]).resolve()
+    if not (target / weights).is_file() or sha256(target / weights) != pinned["sha256"]:
+        raise CheckpointError(f"{pathlib.Path(folder).name} was trained against another {target.name} than {target}")
+    return target

@@ -35,6 +35,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     # cheap checks first: a typo should not cost a model load
     if args.model not in BUILTIN and not hub.is_hub_name(args.model):
         fail(str(UnknownModel(args.model)))
+    if args.truncation is not None and not (math.isfinite(args.truncation) and 0 <= args.truncation <= 2):
+        fail(f"--truncation must be a number from 0 to 2, got {args.truncation}")
     if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
         fail(f"--device must be auto, cpu or cuda[:N], got {args.device!r}")
     if not args.prompt.strip():
@@ -59,8 +61,13 @@ def cmd_sample(args: argparse.Namespace) -> None:
                 bar.total = total
                 bar.update(done - bar.n)
 
+            extra = {}
+            if args.truncation is not None:
+                if generator.info.family != "gan":
+                    fail(f"--truncation applies to GANs; {args.model} is a {generator.info.family} model")
+                extra["truncation"] = args.truncation
             images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
-                                        guidance_scale=args.guidance, sampler=args.sampler, on_step=progress)
+                                        guidance_scale=args.guidance, sampler=args.sampler, on_step=progress, **extra)
     except (GenerationError, CheckpointError) as error:
         fail(str(error))
     for index, image in enumerate(images):
@@ -124,9 +131,16 @@ def cmd_train(args: argparse.Namespace) -> None:
         fail("--batch-size must be positive")
     if args.cooldown is not None and args.cooldown < 0:
         fail("--cooldown must be 0 or more")
+    options = {}
+    if args.arch is not None or args.loss is not None:
+        if args.model != "gan":
+            fail("--arch and --loss apply to --model gan only")
+        options = {k: v for k, v in (("arch", args.arch), ("loss", args.loss)) if v is not None}
     try:
-        component, config, default_out = TRAINABLES[args.model]()
+        component, config, default_out = TRAINABLES[args.model](**options)
     except CheckpointError as error:  # e.g. the frozen text encoder is missing
+        fail(str(error))
+    except ValueError as error:  # an unknown --arch or --loss
         fail(str(error))
     config.steps = args.steps or config.steps
     config.batch_size = args.batch_size or config.batch_size

@@ -7,7 +7,7 @@ import pathlib
 import torch
 from diffusers import UNet2DConditionModel
 
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, sha256
+from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manifest, resolve_pin
 from models.diffusion import NoiseSchedule, diffusion_loss
 from models.diffusion_generator import DiffusionGenerator, diffusion_info
 from models.text_encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
@@ -75,10 +75,7 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ddpm", text_encoder: TextEnco
          device: str = "cpu") -> DiffusionGenerator:
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
-    pinned = manifest["components"]["text_encoder"]
-    encoder_folder = (folder / pinned["path"]).resolve()
-    if sha256(encoder_folder / TEXT_ENCODER_WEIGHTS) != pinned["sha256"]:
-        raise CheckpointError(f"{folder.name} was trained against another text encoder than {encoder_folder}")
+    encoder_folder = resolve_pin(folder, manifest["components"]["text_encoder"], TEXT_ENCODER_WEIGHTS)
     text_encoder = text_encoder or TextEncoder.from_pretrained(encoder_folder)
     try:
         unet = UNet2DConditionModel.from_pretrained(folder / "unet").eval().requires_grad_(False)
@@ -121,11 +118,10 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
     def export(network: UNet2DConditionModel, folder: pathlib.Path) -> dict:
         network.save_pretrained(folder / "unet")
         schedule.scheduler("ddpm").save_pretrained(folder / "scheduler")
-        relative = pathlib.Path(text_encoder_path).resolve()
         return {
             "unet": {"class": "diffusers.UNet2DConditionModel", "preset": preset,
                      "config": dataclasses.asdict(config), "parameters": parameter_count(network)},
-            "text_encoder": {"path": _relative(relative, folder), "sha256": sha256(relative / TEXT_ENCODER_WEIGHTS)},
+            "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS),
         }
 
     def evaluate(folder: pathlib.Path) -> dict:
@@ -139,8 +135,3 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
                      sample_grid=sample_grid, weights="unet/diffusion_pytorch_model.safetensors", extra_manifest={"schedule": dataclasses.asdict(schedule),
                                                               "objective": "epsilon (L_simple), Min-SNR-"
                                                               f"{config.min_snr_gamma} weighting"})
-
-
-def _relative(target: pathlib.Path, folder: pathlib.Path) -> str:
-    import os
-    return os.path.relpath(target, pathlib.Path(folder).resolve())

@@ -12,7 +12,7 @@ import pathlib
 import torch
 from safetensors.torch import load_file, save_file
 
-from models.checkpoints import CheckpointError, read_manifest, sha256
+from models.checkpoints import CheckpointError, pin, read_manifest, resolve_pin
 from models.ddpm import UNetConfig, build_unet, parameter_count, unet_denoiser
 from models.diffusion import NoiseSchedule, diffusion_loss
 from models.diffusion_generator import DiffusionGenerator, diffusion_info
@@ -47,18 +47,6 @@ def denoiser_of(kind: str, network: torch.nn.Module):
     return unet_denoiser(network) if kind == "unet" else network
 
 
-def _pin(folder: pathlib.Path, target: pathlib.Path, weights: str) -> dict:
-    import os
-    return {"path": os.path.relpath(target.resolve(), folder.resolve()), "sha256": sha256(target / weights)}
-
-
-def _check_pin(folder: pathlib.Path, pin: dict, weights: str) -> pathlib.Path:
-    target = (folder / pin["path"]).resolve()
-    if not (target / weights).is_file() or sha256(target / weights) != pin["sha256"]:
-        raise CheckpointError(f"{folder.name} was trained against another {target.name} than {target}")
-    return target
-
-
 def save_dit(network: DiT, folder: pathlib.Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "config.json").write_text(json.dumps(dataclasses.asdict(network.config), indent=2) + "\n")
@@ -80,9 +68,9 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
     kind = manifest["backbone"]
-    text_encoder = TextEncoder.from_pretrained(_check_pin(folder, manifest["components"]["text_encoder"],
+    text_encoder = TextEncoder.from_pretrained(resolve_pin(folder, manifest["components"]["text_encoder"],
                                                           TEXT_ENCODER_WEIGHTS))
-    vae_folder = _check_pin(folder, manifest["components"]["vae"], "vae/diffusion_pytorch_model.safetensors")
+    vae_folder = resolve_pin(folder, manifest["components"]["vae"], "vae/diffusion_pytorch_model.safetensors")
     vae = load_vae(vae_folder).to(device)
     if kind == "unet":
         try:
@@ -134,8 +122,8 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
         config = UNET_PRESETS[preset] if kind == "unet" else net.config
         return {
             kind: {"preset": preset, "config": dataclasses.asdict(config), "parameters": parameter_count(net)},
-            "text_encoder": _pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS),
-            "vae": _pin(folder, pathlib.Path(vae_path), "vae/diffusion_pytorch_model.safetensors"),
+            "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS),
+            "vae": pin(folder, pathlib.Path(vae_path), "vae/diffusion_pytorch_model.safetensors"),
         }
 
     def evaluate(folder: pathlib.Path) -> dict:

@@ -21,11 +21,17 @@ def _latent(name: str):
     return loader
 
 
+def _gan(device: str):
+    from models import gan
+    return gan.load(CHECKPOINT_ROOT / "gan", device=device)
+
+
 # name -> (loader, one-line description)
 BUILTIN: dict[str, tuple[Callable, str]] = {
     "ddpm": (_ddpm, "pixel-space DDPM (U-Net, cross-attention, classifier-free guidance)"),
     "ldm": (_latent("ldm"), "latent diffusion (VAE + U-Net with cross-attention)"),
     "dit": (_latent("dit"), "Diffusion Transformer on VAE latents (AdaLN-Zero + cross-attention)"),
+    "gan": (_gan, "text-conditioned GAN (StyleGAN2-style or DCGAN, projection discriminator)"),
 }
 
 

@@ -24,7 +24,7 @@ def _tiny_vae():
                          layers_per_block=1, norm_num_groups=8, sample_size=16)
 
 
-def write_clip_tokenizer(folder: pathlib.Path) -> "CLIPTokenizer":
+def write_clip_tokenizer(folder: pathlib.Path):
     """A transformers CLIPTokenizer whose vocab.json and merges.txt come from open_clip's bundled BPE."""
     from open_clip.tokenizer import SimpleTokenizer
     from transformers import CLIPTokenizer

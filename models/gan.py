@@ -1,0 +1,273 @@
+"""The GAN family behind the generator contract: training component, collapse watch, loading.
+
+`python -m models train --model gan --arch dcgan|stylegan2 --loss non-saturating|minimax|wgan|wgan-gp`.
+Guidance does not apply to a GAN; its fidelity/diversity knob is truncation psi (towards the mean w of
+the prompt for StyleGAN2, towards the mean z = 0 for DCGAN), passed as `truncation=` to generate().
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file, save_file
+
+from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manifest, resolve_pin
+from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
+from models.gan_losses import (DEFAULT_LOSS, LOSSES, clip_weights, discriminator_loss, generator_loss,
+                               gradient_penalty, path_length_penalty, r1_penalty)
+from models.gan_networks import (DCGANDiscriminator, DCGANGenerator, StyleGAN2Discriminator,
+                                 StyleGAN2Generator)
+from models.text_encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
+from models.text_encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
+from models.text_encoder import TextEncoder
+from models.world import to_image
+
+ARCHS = ("dcgan", "stylegan2")
+WEIGHTS = "generator/model.safetensors"
+
+
+@dataclasses.dataclass
+class GANConfig:
+    arch: str = "stylegan2"
+    loss: str = DEFAULT_LOSS
+    z_dim: int = 64
+    n_critic: int = 1  # D steps per G step (5 for the WGANs, as in their papers)
+    r1_gamma: float = 0.0  # R1 on real images, applied lazily every r1_every steps (StyleGAN2: on)
+    r1_every: int = 16
+    pl_weight: float = 0.0  # path-length regularisation, lazily every pl_every steps (StyleGAN2: on)
+    pl_every: int = 4
+    style_mixing: float = 0.0  # chance a batch mixes two w's at a random layer (StyleGAN2: 0.9)
+    width: int = 64  # DCGAN base channels
+
+
+def preset(arch: str, loss: str) -> GANConfig:
+    if arch not in ARCHS:
+        raise ValueError(f"unknown --arch {arch!r}; choose {', '.join(ARCHS)}")
+    if loss not in LOSSES:
+        raise ValueError(f"unknown --loss {loss!r}; choose {', '.join(LOSSES)}")
+    critic_steps = 5 if loss.startswith("wgan") else 1
+    if arch == "stylegan2":
+        # R1 is for the cross-entropy games; a WGAN critic gets its own constraint (clipping or GP)
+        return GANConfig(arch, loss, n_critic=critic_steps, r1_gamma=0.0 if loss.startswith("wgan") else 0.5,
+                         pl_weight=2.0, style_mixing=0.9)
+    return GANConfig(arch, loss, n_critic=critic_steps)
+
+
+def build(config: GANConfig, cond_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    if config.arch == "dcgan":
+        return (DCGANGenerator(config.z_dim, cond_dim, config.width),
+                DCGANDiscriminator(cond_dim, config.width, batch_norm=config.loss != "wgan-gp"))
+    return StyleGAN2Generator(config.z_dim, cond_dim), StyleGAN2Discriminator(cond_dim)
+
+
+# ---------------------------------------------------------------- generation
+class GANGenerator:
+    """One generator forward per image; image i uses z drawn from image_generator(seed, i) alone."""
+
+    def __init__(self, info: GeneratorInfo, network: torch.nn.Module, config: GANConfig, text_encoder: TextEncoder,
+                 device: str = "cpu"):
+        self.info, self.network, self.config, self.text_encoder, self.device = info, network, config, text_encoder, device
+
+    @torch.no_grad()
+    def center_of(self, pooled: torch.Tensor, samples: int = 256) -> torch.Tensor | None:
+        """The mean w of one prompt (what StyleGAN2 truncation pulls towards); None for DCGAN (mean z = 0)."""
+        if self.config.arch != "stylegan2":
+            return None
+        z = torch.randn((samples, self.config.z_dim), generator=torch.Generator().manual_seed(0)).to(self.device)
+        return self.network.mapping(z, pooled.expand(samples, -1)).mean(0)
+
+    @torch.no_grad()
+    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
+                 guidance_scale: float | None = None, sampler: str | None = None,
+                 on_step: StepCallback | None = None, truncation: float = 1.0) -> list[Image.Image]:
+        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)  # guidance and steps do not apply
+        if not isinstance(truncation, (int, float)) or not 0 <= truncation <= 2:
+            raise GenerationError(f"truncation psi must be a number from 0 to 2, got {truncation!r}")
+        images: list[Image.Image] = []
+        for index, prompt in enumerate(prompts):
+            generator = image_generator(seed, index)
+            z = torch.randn((1, self.config.z_dim), generator=generator).to(self.device)  # [1, z]
+            _, pooled = self.text_encoder([prompt])  # [1, E]
+            if self.config.arch == "stylegan2":
+                ws = self.network.ws(z, pooled, truncation, w_center=self.center_of(pooled))
+                x = self.network.synthesis(ws, generator)
+            else:
+                x = self.network(z * truncation, pooled)  # DCGAN: towards the mean z = 0
+            images.append(to_image(x[0]))
+            if on_step is not None:
+                on_step(index + 1, len(prompts), list(images))
+        return images
+
+
+def gan_info(name: str, config: GANConfig, parameters: int) -> GeneratorInfo:
+    return GeneratorInfo(
+        name=name, family="gan", conditioning="text", resolution=32, parameters=parameters, default_steps=1,
+        default_guidance=0.0, guidance_applies=False,
+        description=f"{config.arch} GAN, {config.loss} loss, conditioned on the pooled text vector (projection "
+                    f"discriminator); one forward pass, guidance does not apply: truncation psi is the "
+                    f"fidelity/diversity knob")
+
+
+def load(folder: pathlib.Path = CHECKPOINT_ROOT / "gan", device: str = "cpu") -> GANGenerator:
+    folder = pathlib.Path(folder)
+    manifest = read_manifest(folder)
+    encoder = TextEncoder.from_pretrained(resolve_pin(folder, manifest["components"]["text_encoder"],
+                                                      TEXT_ENCODER_WEIGHTS))
+    config = GANConfig(**manifest["components"]["generator"]["config"])
+    network, _ = build(config, encoder.config.embed_dim)
+    try:
+        network.load_state_dict(load_file(folder / WEIGHTS))
+    except Exception as error:
+        raise CheckpointError(f"cannot load {folder / WEIGHTS}: {str(error).splitlines()[0]}") from None
+    network.eval().requires_grad_(False).to(device)
+    parameters = sum(p.numel() for p in network.parameters()) + encoder.parameter_count()
+    return GANGenerator(gan_info(manifest["name"], config, parameters), network, config, encoder.to(device), device)
+
+
+# ---------------------------------------------------------------- collapse watch
+def collapse_statistics(generator: GANGenerator, prompts: int = 64, per_prompt: int = 6) -> dict:
+    """Mode collapse shows here before it shows in samples: accuracy, how far the detected colors and
+    shapes are from those asked (total variation distance), the share of images with no object, and
+    diversity (mean pixel distance between images of one prompt) against rendered images."""
+    from evaluation.accuracy import judge, single_prompts
+    from evaluation.detector import detect
+    from models.world import make_object, parse_caption, render
+
+    sizes = ("small", "large")
+
+    captions = single_prompts(prompts, seed=777)
+    images = generator.generate(captions, seed=1)
+    found = [detect(image) for image in images]
+    specs = [parse_caption(c) for c in captions]
+
+    def tv(got: list[str], want: list[str]) -> float:
+        return 0.5 * sum(abs(got.count(k) / max(1, len(got)) - want.count(k) / len(want)) for k in set(got) | set(want))
+
+    def spread(batch: list[Image.Image]) -> float:  # mean pairwise RMS distance, pixels in [0,1]
+        x = np.stack([np.asarray(im, np.float32) / 255 for im in batch]).reshape(len(batch), -1)
+        d = np.sqrt(((x[:, None] - x[None]) ** 2).mean(-1))
+        return float(d[np.triu_indices(len(batch), 1)].mean())
+
+    fake = np.mean([spread(generator.generate([c] * per_prompt, seed=2)) for c in captions[:8]])
+    def rendered(spec: dict, rng: np.random.Generator) -> Image.Image:  # a real image of the same caption
+        size = spec["size"] or sizes[rng.integers(2)]
+        cell = spec["cell"] or (int(rng.integers(3)), int(rng.integers(3)))
+        return render([make_object(rng, spec["color"], spec["shape"], size, cell)])
+
+    rng = np.random.default_rng(3)
+    real = np.mean([spread([rendered(spec, rng) for _ in range(per_prompt)]) for spec in specs[:8]])
+    return {"color_shape": round(float(np.mean([judge(c, im)["color_shape"] for c, im in zip(captions, images)])), 3),
+            "no_object": round(float(np.mean([not d for d in found])), 3),
+            "color_tv": round(tv([d[0].color for d in found if d], [s["color"] for s in specs]), 3),
+            "shape_tv": round(tv([d[0].shape for d in found if d], [s["shape"] for s in specs]), 3),
+            "diversity": round(float(fake), 4), "data_diversity": round(float(real), 4)}
+
+
+# ---------------------------------------------------------------- training
+def training_component(arch: str = "stylegan2", loss: str = DEFAULT_LOSS, name: str = "gan",
+                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
+                       config: GANConfig | None = None):
+    from models.training import Component
+
+    config = config or preset(arch, loss)
+    encoder = TextEncoder.from_pretrained(text_encoder_path)
+    torch.manual_seed(init_seed)  # the initial weights are part of the recipe
+    network, discriminator = build(config, encoder.config.embed_dim)
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3 if arch == "stylegan2" else 2e-4,
+                                   betas=(0.0, 0.99) if arch == "stylegan2" else (0.5, 0.999))
+    state = {"pl_mean": torch.zeros(()), "d_loss": 0.0}
+
+    def loss_fn(images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(7_000_003 + step)  # z, noise, mixing: a function of the step
+        with torch.no_grad():
+            _, cond = encoder(captions)  # frozen pooled text vectors [B, E]
+        batch = images.shape[0]
+
+        def fake_images(grad: bool):
+            z = torch.randn((batch, config.z_dim), generator=generator)
+            if config.arch == "dcgan":
+                with torch.set_grad_enabled(grad):
+                    return network(z, cond), None
+            mix_at = None
+            if torch.rand((), generator=generator) < config.style_mixing:
+                mix_at = int(torch.randint(1, network.num_ws, (), generator=generator))
+            mix_z = torch.randn((batch, config.z_dim), generator=generator)
+            with torch.set_grad_enabled(grad):
+                ws = network.ws(z, cond, mix_z=mix_z, mix_at=mix_at)
+                return network.synthesis(ws, generator), ws
+
+        # D phase: n_critic updates of its own optimiser (the same real batch, fresh fakes each time)
+        discriminator.requires_grad_(True)
+        for _ in range(config.n_critic):
+            fake, _ = fake_images(grad=False)
+            d_loss = discriminator_loss(config.loss, discriminator(images, cond), discriminator(fake, cond))
+            if config.loss == "wgan-gp":
+                d_loss = d_loss + gradient_penalty(discriminator, images, fake, cond, generator)
+            if config.r1_gamma and step % config.r1_every == 0:  # lazy: scaled by the interval
+                d_loss = d_loss + config.r1_every * r1_penalty(discriminator, images, cond, config.r1_gamma)
+            d_optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_optimizer.step()
+            if config.loss == "wgan":
+                clip_weights(discriminator)
+        state["d_loss"] = float(d_loss.detach())
+
+        # G phase: the loop backpropagates this and steps G's optimiser
+        discriminator.requires_grad_(False)
+        fake, ws = fake_images(grad=True)
+        g_loss = generator_loss(config.loss, discriminator(fake, cond))
+        if config.pl_weight and step % config.pl_every == 0 and ws is not None:
+            penalty, state["pl_mean"] = path_length_penalty(fake, ws, state["pl_mean"], generator=generator)
+            g_loss = g_loss + config.pl_every * config.pl_weight * penalty
+        return g_loss
+
+    def extra_state() -> dict:
+        return {"discriminator": discriminator.state_dict(), "d_optimizer": d_optimizer.state_dict(),
+                "pl_mean": state["pl_mean"]}
+
+    def load_extra_state(saved: dict) -> None:
+        discriminator.load_state_dict(saved["discriminator"])
+        d_optimizer.load_state_dict(saved["d_optimizer"])
+        state["pl_mean"] = saved["pl_mean"]
+
+    def generator_for(net: torch.nn.Module) -> GANGenerator:
+        return GANGenerator(gan_info(name, config, 0), net, config, encoder)
+
+    def watch(net: torch.nn.Module, step: int) -> str:
+        stats = collapse_statistics(generator_for(net))
+        return (f"D loss {state['d_loss']:.3f} | color+shape {stats['color_shape']:.2f} | no object "
+                f"{stats['no_object']:.2f} | TV(colors) {stats['color_tv']:.2f} TV(shapes) {stats['shape_tv']:.2f} | "
+                f"diversity {stats['diversity']:.3f} (data {stats['data_diversity']:.3f})")
+
+    def sample_grid(net: torch.nn.Module, step: int):
+        from models.sample_grid import grid_of
+        return grid_of(generator_for(net))
+
+    def export(net: torch.nn.Module, folder: pathlib.Path) -> dict:
+        (folder / "generator").mkdir(parents=True, exist_ok=True)
+        save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, folder / WEIGHTS)
+        (folder / "generator" / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+        return {"generator": {"class": type(net).__name__, "config": dataclasses.asdict(config),
+                              "parameters": sum(p.numel() for p in net.parameters())},
+                "discriminator": {"class": type(discriminator).__name__,
+                                  "parameters": sum(p.numel() for p in discriminator.parameters())},
+                "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS)}
+
+    def evaluate(folder: pathlib.Path) -> dict:
+        from evaluation.accuracy import single_object_accuracy
+        generator = load(folder)
+        return {"single_accuracy_64prompts": single_object_accuracy(generator, n_prompts=64, steps=1,
+                                                                    sampler=None)["color_shape"],
+                **{f"watch_{k}": v for k, v in collapse_statistics(generator).items()}}
+
+    return Component(name=name, family="gan", network=network, loss=loss_fn, export=export, evaluate=evaluate,
+                     sample_grid=sample_grid, weights=WEIGHTS, extra_state=extra_state,
+                     load_extra_state=load_extra_state, watch=watch,
+                     extra_manifest={"arch": arch, "loss": loss,
+                                     "conditioning": "pooled text vector: concatenated with z (DCGAN) or fed to "
+                                                     "the mapping network (StyleGAN2); projection discriminator"})

@@ -1,0 +1,129 @@
+"""The GAN family: losses and penalties against hand computations, demodulation, the contract, training."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from models import gan
+from models.gan_losses import (CLIP, GP_WEIGHT, discriminator_loss, generator_loss, gradient_penalty)
+from models.gan_networks import ModulatedConv2d, StyleGAN2Generator
+from models.training import TrainConfig, train
+
+
+class LinearCritic(torch.nn.Module):
+    """D(x, c) = <v, x> + <u, c>: its input gradient is v everywhere, so the penalty has a closed form."""
+
+    def __init__(self, pixels: int, cond: int):
+        super().__init__()
+        self.v = torch.nn.Parameter(torch.randn(pixels) * 0.05)
+        self.u = torch.nn.Parameter(torch.randn(cond))
+
+    def forward(self, x, c):
+        return x.flatten(1) @ self.v + c @ self.u
+
+
+def test_gradient_penalty_equals_hand_computation():
+    torch.manual_seed(0)
+    critic = LinearCritic(3 * 4 * 4, 5)
+    real, fake, cond = torch.randn(6, 3, 4, 4), torch.randn(6, 3, 4, 4), torch.randn(6, 5)
+    expected = GP_WEIGHT * (critic.v.detach().norm() - 1) ** 2
+    assert torch.allclose(gradient_penalty(critic, real, fake, cond), expected, rtol=1e-5)
+    # and it pushes ||v|| towards 1
+    gradient_penalty(critic, real, fake, cond).backward()
+    assert torch.dot(critic.v.grad, critic.v.detach()) * (critic.v.detach().norm() - 1) > 0
+
+
+def test_non_saturating_loss_is_the_default_and_keeps_gradients_when_d_wins():
+    assert gan.GANConfig().loss == "non-saturating" == gan.preset("dcgan", "non-saturating").loss
+    confident_fake = torch.tensor([-10.0], requires_grad=True)  # D is sure the image is fake
+    generator_loss("non-saturating", confident_fake).backward()
+    ns = confident_fake.grad.abs().item()
+    confident_fake.grad = None
+    generator_loss("minimax", confident_fake).backward()
+    minimax = confident_fake.grad.abs().item()
+    assert ns > 0.99 and minimax < 1e-4  # the saturation the non-saturating loss avoids
+    # both games share D's objective: -log D(x) - log(1 - D(G(z)))
+    real, fake = torch.tensor([2.0]), torch.tensor([-1.0])
+    expected = -torch.log(torch.sigmoid(real)) - torch.log(1 - torch.sigmoid(fake))
+    assert torch.allclose(discriminator_loss("non-saturating", real, fake), expected)
+
+
+def test_demodulated_convolution_keeps_unit_variance():
+    torch.manual_seed(0)
+    conv = ModulatedConv2d(64, 64, 3, w_dim=32)
+    x = torch.randn(4, 64, 48, 48)
+    w = torch.randn(4, 32) * 3  # styles far from 1: demodulation must undo their scale
+    with torch.no_grad():
+        y = conv(x, w)[:, :, 1:-1, 1:-1]  # away from the zero padding
+    assert abs(y.std().item() - 1) < 0.05
+    undemodulated = ModulatedConv2d(64, 64, 3, w_dim=32, demodulate=False)
+    undemodulated.load_state_dict(conv.state_dict())
+    with torch.no_grad():
+        assert abs(undemodulated(x, w)[:, :, 1:-1, 1:-1].std().item() - 1) > 0.2
+
+
+@pytest.fixture()
+def text_encoder_folder(tmp_path, tiny_text_encoder):
+    tiny_text_encoder.save_pretrained(tmp_path / "text-encoder")
+    return tmp_path / "text-encoder"
+
+
+def tiny_component(folder, arch, loss):
+    config = dataclasses.replace(gan.preset(arch, loss), width=16, r1_every=2, pl_every=2)
+    component = gan.training_component(arch, loss, name=f"tiny-{arch}", text_encoder_path=folder, config=config)
+    component.evaluate = component.sample_grid = component.watch = None  # for real models
+    return component
+
+
+def batch(n=4):
+    from models.world import ShapesDataset, collate
+    dataset = ShapesDataset(seed=0)
+    images, captions, _ = collate([dataset[i] for i in range(n)])
+    return images, captions
+
+
+def test_weight_clipping_keeps_every_critic_weight_in_range(text_encoder_folder):
+    component = tiny_component(text_encoder_folder, "dcgan", "wgan")
+    images, captions = batch()
+    for step in range(2):
+        component.loss(images, captions, step).backward()
+    weights = component.extra_state()["discriminator"]
+    assert all(t.abs().max() <= CLIP + 1e-7 for k, t in weights.items() if t.is_floating_point() and "running" not in k)
+    assert any(t.abs().max() == pytest.approx(CLIP) for t in weights.values() if t.is_floating_point())
+
+
+@pytest.mark.parametrize("arch, loss", [("stylegan2", "non-saturating"), ("dcgan", "wgan-gp"), ("dcgan", "minimax")])
+def test_gan_trains_exports_and_generates_through_the_contract(tmp_path, text_encoder_folder, arch, loss):
+    component = tiny_component(text_encoder_folder, arch, loss)
+    config = TrainConfig(steps=3, batch_size=4, lr=1e-3, warmup_steps=1, betas=(0.0, 0.99), grad_clip=1e9,
+                         ema_decay=0.9 if arch == "stylegan2" else None, checkpoint_every=1, sample_every=10**9)
+    manifest = train(component, config, tmp_path / "gan", command="test")
+    assert (tmp_path / "gan" / "train_state" / "extra.pt").is_file()  # D and its optimiser resume too
+    assert manifest["components"]["generator"]["config"]["loss"] == loss
+    generator = gan.load(tmp_path / "gan")
+    assert generator.info.family == "gan" and not generator.info.guidance_applies
+    assert "truncation" in generator.info.description
+    prompts = ["a red circle", "a blue square", "two green crosses"]
+    images = generator.generate(prompts, seed=5)
+    assert [im.size for im in images] == [(32, 32)] * 3
+    again = generator.generate(prompts[:1], seed=5)
+    assert np.array_equal(np.asarray(images[0]), np.asarray(again[0]))  # batch-independent
+    other = generator.generate(prompts[:1], seed=6)
+    assert not np.array_equal(np.asarray(images[0]), np.asarray(other[0]))
+    # psi = 0 pulls every sample to the prompt's mean: the seed no longer matters
+    a, b = (generator.generate(prompts[:1], seed=s, truncation=0.0)[0] for s in (5, 6))
+    if arch == "dcgan" or all(float(layer.noise_strength) == 0 for layer in generator.network.layers):
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_style_mixing_uses_the_second_w_after_the_crossover():
+    torch.manual_seed(0)
+    g = StyleGAN2Generator(z_dim=8, cond_dim=4, w_dim=16, channels=(16, 16, 8, 8)).eval()
+    z, mix, c = torch.randn(2, 8), torch.randn(2, 8), torch.randn(2, 4)
+    ws = g.ws(z, c, mix_z=mix, mix_at=3)
+    assert torch.equal(ws[:, 0], ws[:, 2]) and torch.equal(ws[:, 3], ws[:, -1])
+    assert not torch.equal(ws[:, 0], ws[:, 3])
+    assert torch.allclose(ws[:, 3], g.mapping(mix, c))
