@@ -26,6 +26,8 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
 
     if not 1 <= args.n <= 10_000:
         raise SystemExit("error: --n must be from 1 to 10000")
+    import torch
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     try:
         planner = None if args.planner == "none" else make_planner(args.planner)
     except (ValueError, OSError) as error:
@@ -38,7 +40,7 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
     rows = []
     for name in args.models.split(","):
         try:
-            generator = load(name.strip())
+            generator = load(name.strip(), device=device)
         except (KeyError, CheckpointError) as error:
             raise SystemExit(f"error: {error}")
         for guidance in args.guidance:
@@ -70,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=50, help="sampling steps (default 50)")
     p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")
     p.add_argument("--n", type=int, default=200, help="number of prompts, one image each (default 200)")
+    p.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")
     p.set_defaults(run=cmd_accuracy)
     args = parser.parse_args(argv)

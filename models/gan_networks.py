@@ -117,18 +117,18 @@ class ModulatedConv2d(nn.Module):
         self.gain = 1 / math.sqrt(cin * kernel * kernel)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        batch, cin, height, width = x.shape
         styles = self.affine(w)  # [B, cin]
-        weight = self.weight[None] * self.gain * styles[:, None, :, None, None]  # [B, cout, cin, k, k]
-        if self.demodulate:
-            weight = weight * (weight.square().sum(dim=(2, 3, 4), keepdim=True) + 1e-8).rsqrt()
+        weight = self.weight * self.gain  # [cout, cin, k, k]
+        # scaling the input by s equals scaling the weights per sample (StyleGAN2's non-fused form,
+        # one ordinary convolution for the whole batch)
+        x = x * styles[:, :, None, None]
         if self.up:
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-            height, width = 2 * height, 2 * width
-        # one grouped convolution runs every sample with its own weights
-        out = F.conv2d(x.reshape(1, batch * cin, height, width), weight.reshape(-1, cin, *weight.shape[3:]),
-                       padding=self.padding, groups=batch)
-        return out.view(batch, -1, height, width)  # [B, cout, H, W]
+        x = F.conv2d(x, weight, padding=self.padding)  # [B, cout, H, W]
+        if self.demodulate:  # sigma_j = sqrt(sum_{i,k} (s_i w_ijk)^2): divide it out per sample and channel
+            sigma = (weight[None].square() * styles[:, None, :, None, None].square()).sum(dim=(2, 3, 4))  # [B, cout]
+            x = x * (sigma + 1e-8).rsqrt()[:, :, None, None]
+        return x
 
 
 class SynthesisLayer(nn.Module):
