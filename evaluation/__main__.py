@@ -19,7 +19,7 @@ def _floats(text: str) -> list[float]:
 
 def cmd_accuracy(args: argparse.Namespace) -> None:
     from evaluation import paraphrases
-    from evaluation.accuracy import score, single_prompts
+    from evaluation.accuracy import score, world_prompts
     from models.checkpoints import CheckpointError
     from models.planner import make_planner
     from models.registry import load
@@ -36,7 +36,8 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
         rows = paraphrases.inside()[:args.n]
         prompts, targets = [text for text, _ in rows], [caption for _, caption in rows]
     else:
-        prompts = targets = single_prompts(args.n, held_out=args.task == "novel")
+        kind = "single" if args.task == "novel" else args.task
+        prompts = targets = world_prompts(args.n, kind, held_out=args.task == "novel")
     rows = []
     for name in args.models.split(","):
         try:
@@ -50,21 +51,21 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
             rows.append({"model": name, "task": args.task, "planner": args.planner, "guidance": guidance,
                          "steps": args.steps, "sampler": args.sampler, **result,
                          "seconds": round(time.perf_counter() - started, 1)})
-            planned = f"  planned {result['planned']:.3f}" if "planned" in result else ""
+            shown = "  ".join(f"{key.replace('_', '+')} {result[key]:.3f}" for key in
+                              ("color_shape", "full", "size", "position", "relation", "count", "planned") if key in result)
             print(json.dumps(rows[-1]) if args.json else
-                  f"{name:<8} {args.task:<6} planner={args.planner:<6} g={guidance:<4g} n={result['n']:<4} "
-                  f"color+shape {result['color_shape']:.3f}  full {result['full']:.3f}"
-                  f"  size {result.get('size', float('nan')):.3f}  position {result.get('position', float('nan')):.3f}"
-                  f"{planned}  ({rows[-1]['seconds']} s)", flush=True)
+                  f"{name:<8} {args.task:<10} planner={args.planner:<6} g={guidance:<4g} n={result['n']:<4} {shown}"
+                  f"  ({rows[-1]['seconds']} s)", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description="GenBench evaluation.")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("accuracy", help="single-object accuracy judged by the world detector")
+    p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
-    p.add_argument("--task", choices=["single", "novel", "paraphrase"], default="single",
-                   help="single: held-in color-shape pairs; novel: the held-out pairs; paraphrase: the planner's "
+    p.add_argument("--task", choices=["single", "pair", "count", "novel", "paraphrase"], default="single",
+                   help="single, pair, count: world prompts of that kind, held-in color-shape pairs; novel: single "
+                        "objects of the held-out pairs; paraphrase: the planner's "
                         "hand-written free-text set (evaluation/prompt_sets/paraphrases.tsv), judged by meaning")
     p.add_argument("--planner", default="none",
                    help="rewrite prompts before generating: none (default) | rules | lm:PATH | chat:URL[#MODEL]")

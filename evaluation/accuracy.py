@@ -54,9 +54,14 @@ def judge_pair(spec: dict, found: list[Detection]) -> dict:
     return {"color_shape": both, "relation": relation, "full": both and relation}
 
 
+def world_prompts(n: int, kind: str = "single", seed: int = EVAL_SEED, held_out: bool = False) -> list[str]:
+    """n world captions of one scene kind (single | pair | count; optional words dropped as in training),
+    held-in color-shape pairs unless held_out."""
+    return [sample_scene(scene_rng(seed, i), kind=kind, held_out=held_out).caption for i in range(n)]
+
+
 def single_prompts(n: int, seed: int = EVAL_SEED, held_out: bool = False) -> list[str]:
-    """n single-object world captions (optional words dropped as in training), held-in by default."""
-    return [sample_scene(scene_rng(seed, i), kind="single", held_out=held_out).caption for i in range(n)]
+    return world_prompts(n, "single", seed, held_out)
 
 
 def score(generator, prompts: Sequence[str], guidance: float, steps: int, sampler: str | None = "ddim",
