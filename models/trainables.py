@@ -31,7 +31,8 @@ def _vae():
 
 def _latent_config() -> TrainConfig:
     # one recipe for both latent backbones, so that only the denoiser differs (the DiT paper's comparison)
-    return TrainConfig(steps=6000, batch_size=32, lr=5e-4, warmup_steps=300, ema_decay=0.999,
+    # the last 1,500 steps cool the learning rate down to 10 % (what took the DDPM from 70 % to 89 %)
+    return TrainConfig(steps=6000, batch_size=32, lr=5e-4, warmup_steps=300, cooldown_steps=1500, ema_decay=0.999,
                        caption_dropout=0.1, checkpoint_every=250, sample_every=1000, data_seed=4)
 
 
