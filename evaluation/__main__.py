@@ -1,4 +1,4 @@
-"""python -m evaluation accuracy — compositional accuracy of generators on world prompts (optionally planned)."""
+"""python -m evaluation run | report | fid | stats | accuracy: sweeps, reports, FID and quick accuracy checks."""
 from __future__ import annotations
 
 import argparse
@@ -58,9 +58,166 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
                   f"  ({rows[-1]['seconds']} s)", flush=True)
 
 
+def _ints(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if not values or any(not 1 <= v <= 1000 for v in values):
+        raise argparse.ArgumentTypeError(f"steps must be integers from 1 to 1000, got {text!r}")
+    return values
+
+
+def _names(text: str) -> list[str]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one name")
+    return values
+
+
+def _fail(error: BaseException) -> None:
+    raise SystemExit(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from evaluation.features import FeatureError
+    from evaluation.prompts import PromptSetError
+    from evaluation.sweep import RunOptions, run
+    from models.checkpoints import CheckpointError
+    from models.contract import GenerationError
+    from models.registry import UnknownModel
+
+    if not 1 <= args.n <= 999:
+        _fail(ValueError("--n must be from 1 to 999 samples per prompt"))
+    options = RunOptions(models=args.models, prompts=args.prompts, out=args.out, guidance=args.guidance,
+                         steps=args.steps, samplers=args.samplers, n=args.n, seed=args.seed, device=args.device,
+                         features=args.features, inception_weights=args.inception_weights, clip=args.clip,
+                         reference=args.reference)
+    try:
+        result = run(options)
+    except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
+        _fail(error)
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted: every finished image is kept; rerun the same command to continue")
+    if result["report"] is not None:
+        print(f"{result['generated']} images generated, {result['images']} in the run; report: {result['report']} "
+              f"(and report.html, images.csv, rows.jsonl)")
+
+
+def cmd_report(args: argparse.Namespace) -> None:
+    import json
+    import pathlib
+
+    from evaluation.features import FeatureError, extractor
+    from evaluation.store import RunStore
+    from evaluation.sweep import RunOptions, finish
+
+    root = pathlib.Path(args.run_dir)
+    if not (root / "run.json").is_file():
+        _fail(FileNotFoundError(f"{root} is not a run directory (no run.json): make one with `python -m evaluation run`"))
+    saved = json.loads((root / "run.json").read_text())
+    options = RunOptions(**{k: saved[k] for k in RunOptions.__dataclass_fields__ if k in saved})
+    try:
+        extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
+        path = finish(root, RunStore(root).rows(), extractors, options)
+    except (FeatureError, ValueError, OSError) as error:
+        _fail(error)
+    print(f"report: {path} (and report.html)")
+
+
+def _statistics_of(source: str, features: str, inception_weights: str | None):
+    import pathlib
+
+    import numpy as np
+    from PIL import Image
+
+    from evaluation.features import as_uint8, extractor, load_statistics, statistics
+    from evaluation.metrics import folder_images
+
+    path = pathlib.Path(source)
+    if path.suffix == ".npz":
+        if not path.is_file():
+            raise FileNotFoundError(f"no statistics file {path}")
+        return load_statistics(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} is neither an image folder nor an .npz of statistics")
+    model = extractor(features, inception_weights)
+    images = folder_images(path)
+    chunks = []
+    import torch
+    with torch.no_grad():
+        for start in range(0, len(images), 64):
+            batch = [Image.open(p).convert("RGB") for p in images[start:start + 64]]
+            chunks.append(model(as_uint8(batch)).double().numpy())
+    return statistics(np.concatenate(chunks))
+
+
+def cmd_fid(args: argparse.Namespace) -> None:
+    from evaluation.features import FeatureError, frechet_distance
+    try:
+        first = _statistics_of(args.a, args.features, args.inception_weights)
+        second = _statistics_of(args.b, args.features, args.inception_weights)
+        print(f"{frechet_distance(*first, *second):.6f}")
+    except (FeatureError, ValueError, OSError) as error:
+        _fail(error)
+
+
+def cmd_stats(args: argparse.Namespace) -> None:
+    from evaluation.features import FeatureError, save_statistics
+    try:
+        mu, sigma = _statistics_of(args.folder, args.features, args.inception_weights)
+        save_statistics(args.out, mu, sigma)
+    except (FeatureError, ValueError, OSError) as error:
+        _fail(error)
+    print(f"wrote {args.out}: mu {mu.shape}, sigma {sigma.shape} ({args.features} features)")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description="GenBench evaluation.")
     sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run", help="generate a sweep (resumable) and write its metrics and reports",
+                       description="Every model x sampler x steps x guidance x prompt x sample image, written once to "
+                                   "RUN_DIR; a rerun (or a run after a crash or Ctrl-C) continues where it stopped. "
+                                   "Multi-GPU: accelerate launch -m evaluation run ...")
+    p.add_argument("--models", type=_names, required=True, help="comma-separated generators, e.g. ddpm,ldm,dit,gan")
+    p.add_argument("--prompts", default="shapes-quick",
+                   help="shapes-quick (40), shapes-full (400), shapes-<single|pair|count|novel>-<N>, or a "
+                        ".txt / .csv / .tsv (PartiPrompts) / .jsonl (GenEval) file (default shapes-quick)")
+    p.add_argument("--guidance", type=_floats, default=[1.0, 3.0, 5.0], help="comma-separated scales (default 1,3,5)")
+    p.add_argument("--steps", type=_ints, default=[50], help="comma-separated sampling steps (default 50)")
+    p.add_argument("--samplers", type=_names, default=["ddim"], help="comma-separated: ddim, dpm++, ddpm (default ddim)")
+    p.add_argument("--n", type=int, default=2, help="samples per prompt (default 2)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; image (prompt j, sample k) uses seed + 1000 j + k")
+    p.add_argument("--out", required=True, help="the run directory (created, or continued)")
+    p.add_argument("--device", default="auto", help="auto (CUDA with autocast when present, default) | cpu | cuda")
+    p.add_argument("--features", type=_names, default=["world"],
+                   help="FID/KID features: world (the evaluator CLIP's image tower, default), inception, or both")
+    p.add_argument("--inception-weights", default=None,
+                   help="Inception-v3 FID weights file (pt_inception-2015-12-05-6726825d.pth)")
+    p.add_argument("--clip", default="world", help="CLIP score model: world (default) or MODEL:WEIGHTS for open_clip")
+    p.add_argument("--reference", default=None,
+                   help="real images for FID/KID: a folder or an .npz (mu, sigma); default for world prompts: "
+                        "images rendered from the same prompts")
+    p.set_defaults(run=cmd_run)
+
+    p = sub.add_parser("report", help="rebuild report.md / report.html of a run directory")
+    p.add_argument("run_dir")
+    p.set_defaults(run=cmd_report)
+
+    for name, text in (("fid", "Frechet distance between two image folders or .npz statistics"),
+                       ("stats", "write the FID statistics (.npz with mu, sigma) of an image folder")):
+        p = sub.add_parser(name, help=text, description=text)
+        if name == "fid":
+            p.add_argument("a", help="image folder or .npz with mu and sigma (pytorch-fid's format)")
+            p.add_argument("b", help="image folder or .npz with mu and sigma")
+        else:
+            p.add_argument("folder", help="image folder")
+            p.add_argument("out", help="the .npz to write")
+        p.add_argument("--features", choices=["world", "inception"], default="inception" if name == "fid" else "world",
+                       help="feature extractor for image folders (default: %(default)s)")
+        p.add_argument("--inception-weights", default=None, help="Inception-v3 FID weights file")
+        p.set_defaults(run=cmd_fid if name == "fid" else cmd_stats)
+
     p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
     p.add_argument("--task", choices=["single", "pair", "count", "novel", "paraphrase"], default="single",

@@ -16,6 +16,8 @@ def judge(caption: str, image: Image.Image) -> dict:
     spec = parse_caption(caption)
     if spec is None:
         raise ValueError(f"not a world caption: {caption!r}")
+    if image.size != (32, 32):  # the detector reads the world's 32x32 canvas; other generators are resized to it
+        image = image.convert("RGB").resize((32, 32), Image.BICUBIC)
     found = detect(image)
     if spec["kind"] == "single":
         return judge_single(spec, found)
@@ -44,13 +46,17 @@ def judge_single(spec: dict, found: list[Detection]) -> dict:
 
 def judge_pair(spec: dict, found: list[Detection]) -> dict:
     first = [d for d in found if (d.color, d.shape) == spec["first"]]
-    second = [d for d in found if (d.color, d.shape) == spec["second"] and d not in first[:1]]
-    both = len(found) == 2 and bool(first) and bool(second)
-    relation = False
-    if both:
-        (ax, ay), (bx, by) = first[0].center, second[0].center
-        relation = {"to the left of": ax < bx - 3, "to the right of": ax > bx + 3,
-                    "above": ay < by - 3, "below": ay > by + 3}[spec["relation"]]
+    second = [d for d in found if (d.color, d.shape) == spec["second"]]
+    # any assignment of two distinct detections will do ("a blue triangle left of a blue triangle" is symmetric)
+    pairs = [(a, b) for a in first for b in second if a is not b]
+    both = len(found) == 2 and bool(pairs)
+
+    def holds(a: Detection, b: Detection) -> bool:
+        (ax, ay), (bx, by) = a.center, b.center
+        return {"to the left of": ax < bx - 3, "to the right of": ax > bx + 3,
+                "above": ay < by - 3, "below": ay > by + 3}[spec["relation"]]
+
+    relation = both and any(holds(a, b) for a, b in pairs)
     return {"color_shape": both, "relation": relation, "full": both and relation}
 
 

@@ -29,11 +29,12 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=cli.cmd_sample)
 
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
-    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan")
+    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan | clip-evaluator")
     p.add_argument("--arch", default=None, help="gan only: stylegan2 (default) | dcgan")
     p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
     p.add_argument("--cooldown", type=int, default=None, metavar="STEPS",
                    help="decay the learning rate linearly to 10%% over the last STEPS steps (default: the preset's)")
     p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")

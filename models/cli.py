@@ -129,6 +129,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         fail("--steps must be positive")
     if args.batch_size is not None and args.batch_size <= 0:
         fail("--batch-size must be positive")
+    if args.lr is not None and not 0 < args.lr < 1:
+        fail("--lr must be a number between 0 and 1")
     if args.cooldown is not None and args.cooldown < 0:
         fail("--cooldown must be 0 or more")
     options = {}
@@ -146,6 +148,8 @@ def cmd_train(args: argparse.Namespace) -> None:
     config.batch_size = args.batch_size or config.batch_size
     if args.cooldown is not None:
         config.cooldown_steps = args.cooldown
+    if args.lr is not None:
+        config.lr = args.lr
     out = pathlib.Path(args.out) if args.out else default_out
     check_output_folder(out)
     try:

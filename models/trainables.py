@@ -61,3 +61,15 @@ def _gan(arch: str = "stylegan2", loss: str = "non-saturating"):
 
 
 TRAINABLES["gan"] = _gan
+
+
+def _clip_evaluator():
+    from models.text_encoder import training_component
+    # the evaluation suite's CLIP (CLIP score, world FID features): a wider, deeper configuration, its own
+    # initial weights and its own data stream, so no generator is graded by the encoder it was trained with
+    config = TrainConfig(steps=1500, batch_size=128, lr=1e-3, warmup_steps=100, weight_decay=0.1,
+                         ema_decay=None, checkpoint_every=200, sample_every=10**9, data_seed=21)
+    return training_component("evaluator", init_seed=1), config, CHECKPOINT_ROOT / "clip-evaluator"
+
+
+TRAINABLES["clip-evaluator"] = _clip_evaluator

@@ -1,0 +1,136 @@
+"""Feature extractors for FID/KID, and the Frechet distance between Gaussian statistics.
+
+Two extractors, both `torch.nn.Module`s that torchmetrics' FID/KID take as `feature=` and that
+map uint8 images [B, 3, H, W] to features [B, D]:
+- `inception`: Inception-v3 with the FID weights (torchmetrics / torch-fidelity), 2048-d pool features;
+  the weights file must be on disk (offline machines cannot fetch it).
+- `world`: the image tower of the evaluator CLIP trained here on the Shapes world (another seed and
+  configuration than the generators' text encoder), 96-d embeddings.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+
+import numpy as np
+import torch
+from PIL import Image
+
+from models.checkpoints import CHECKPOINT_ROOT
+
+INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
+INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
+INCEPTION_ENV = "GENBENCH_INCEPTION_WEIGHTS"
+EVALUATOR_CLIP_ENV = "GENBENCH_EVALUATOR_CLIP"  # another folder for the evaluator CLIP (tests use a tiny one)
+FEATURES = ("world", "inception")
+
+
+class FeatureError(RuntimeError):
+    """A feature extractor that cannot be built; the message is one line saying what to do."""
+
+
+def evaluator_clip_path() -> pathlib.Path:
+    return pathlib.Path(os.environ.get(EVALUATOR_CLIP_ENV) or CHECKPOINT_ROOT / "clip-evaluator")
+
+
+def default_inception_path() -> pathlib.Path:
+    if os.environ.get(INCEPTION_ENV):
+        return pathlib.Path(os.environ[INCEPTION_ENV])
+    return pathlib.Path(torch.hub.get_dir()) / "checkpoints" / INCEPTION_FILE
+
+
+class WorldFeatures(torch.nn.Module):
+    """The evaluator CLIP's image embedding: uint8 [B, 3, H, W] -> [B, 96]."""
+
+    def __init__(self, folder: pathlib.Path | None = None):
+        super().__init__()
+        folder = folder or evaluator_clip_path()
+        from models.checkpoints import CheckpointError
+        from models.text_encoder import TextEncoder
+        try:
+            self.clip = TextEncoder.from_pretrained(folder).clip
+        except CheckpointError as error:
+            raise FeatureError(f"{error} (the evaluator CLIP: `python -m models train --model clip-evaluator`)") from None
+        self.num_features = self.clip.visual.output_dim
+
+    @torch.no_grad()
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float() / 127.5 - 1.0  # [B, 3, H, W] in [-1, 1]
+        if x.shape[-1] != 32 or x.shape[-2] != 32:
+            x = torch.nn.functional.interpolate(x, size=(32, 32), mode="bilinear", antialias=True, align_corners=False)
+        return self.clip.encode_image(x).double()  # [B, 96]
+
+
+def inception_features(weights: str | os.PathLike | None = None) -> torch.nn.Module:
+    """torchmetrics' Inception-v3 (FID weights, 2048-d); FeatureError naming the file when it is absent."""
+    path = pathlib.Path(weights) if weights else default_inception_path()
+    if not path.is_file():
+        raise FeatureError(f"Inception-v3 FID weights not found at {path}: download {INCEPTION_URL} there, "
+                           f"or pass --inception-weights PATH (or set {INCEPTION_ENV})")
+    from torchmetrics.image.fid import NoTrainInceptionV3
+    try:
+        return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
+                                  feature_extractor_weights_path=str(path))
+    except Exception as error:  # a truncated or foreign file
+        raise FeatureError(f"cannot load Inception-v3 weights from {path}: {str(error).splitlines()[0]}") from None
+
+
+def extractor(kind: str, inception_weights: str | None = None) -> torch.nn.Module:
+    if kind == "world":
+        return WorldFeatures().eval()
+    if kind == "inception":
+        return inception_features(inception_weights)
+    raise FeatureError(f"unknown features {kind!r}; choose one of {', '.join(FEATURES)}")
+
+
+def as_uint8(images: list[Image.Image]) -> torch.Tensor:
+    """PIL images -> uint8 [B, 3, H, W]."""
+    return torch.from_numpy(np.stack([np.asarray(im.convert("RGB")) for im in images])).permute(0, 3, 1, 2).contiguous()
+
+
+# ---------------------------------------------------------------- Gaussian statistics
+def statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (unbiased) covariance of features [N, D], float64."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"need at least 2 feature vectors [N, D], got shape {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix (round-off negatives clipped to 0)."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)), the FID of two Gaussians.
+
+    Tr (S1 S2)^(1/2) is computed as the nuclear norm (sum of singular values) of S1^(1/2) S2^(1/2): the same
+    number as pytorch-fid's general sqrtm, but without a square root of round-off noise when the covariances
+    are singular (fewer images than feature dimensions), so identical statistics give 0 to ~1e-12.
+    """
+    mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
+    sigma1, sigma2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape or sigma1.shape != (len(mu1), len(mu1)):
+        raise ValueError(f"statistics do not match: mu {mu1.shape} vs {mu2.shape}, sigma {sigma1.shape} vs {sigma2.shape}")
+    if not (np.isfinite(mu1).all() and np.isfinite(mu2).all() and np.isfinite(sigma1).all() and np.isfinite(sigma2).all()):
+        raise ValueError("statistics contain NaN or infinity")
+    trace_covmean = np.linalg.svd(_psd_sqrt(sigma1) @ _psd_sqrt(sigma2), compute_uv=False).sum()
+    diff = mu1 - mu2
+    return float(diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_covmean)
+
+
+def save_statistics(path: str | os.PathLike, mu: np.ndarray, sigma: np.ndarray) -> None:
+    """pytorch-fid's .npz format: arrays `mu` and `sigma`."""
+    np.savez(path, mu=mu, sigma=sigma)
+
+
+def load_statistics(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            return data["mu"].astype(np.float64), data["sigma"].astype(np.float64)
+    except KeyError:
+        raise ValueError(f"{path}: expected arrays 'mu' and 'sigma' (pytorch-fid's format)") from None
+    except Exception as error:
+        raise ValueError(f"{path}: cannot read statistics ({str(error).splitlines()[0]})") from None

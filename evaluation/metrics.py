@@ -1,0 +1,188 @@
+"""Metrics per (model, setting), computed from the images in the run store, so a resumed run and an
+uninterrupted one report the same numbers.
+
+FID and KID go through torchmetrics (float64 states; under torch.distributed each process adds its
+shard and torchmetrics merges the states). Features are computed once per image and cached in
+RUN_DIR/features-<kind>.npz; the extractor is fed to torchmetrics through an identity module.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import warnings
+from collections import defaultdict
+
+import numpy as np
+import torch
+from PIL import Image
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+from evaluation.features import as_uint8, frechet_distance, load_statistics
+from evaluation.references import reference_image
+
+BOOTSTRAP_SAMPLES = 1000
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+
+
+class PrecomputedFeatures(torch.nn.Module):
+    """torchmetrics' `feature=` module for features computed beforehand: identity, float64."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features.double()
+
+
+class FeatureCache:
+    """Features of images by id (a store file name, or a reference's caption|seed), kept in one .npz."""
+
+    def __init__(self, path: pathlib.Path, extractor: torch.nn.Module, batch: int = 64):
+        self.path, self.extractor, self.batch = path, extractor, batch
+        self.known: dict[str, np.ndarray] = {}
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as data:
+                self.known = dict(zip(data["ids"].tolist(), data["features"]))
+        self.dirty = False
+
+    def features(self, ids: list[str], load) -> np.ndarray:
+        """[len(ids), D] float64; `load(id) -> PIL.Image` for ids not seen before."""
+        missing = [i for i in dict.fromkeys(ids) if i not in self.known]
+        for start in range(0, len(missing), self.batch):
+            chunk = missing[start:start + self.batch]
+            with torch.no_grad():
+                values = self.extractor(as_uint8([load(i) for i in chunk])).double().cpu().numpy()
+            self.known.update(zip(chunk, values))
+            self.dirty = True
+        return np.stack([self.known[i] for i in ids])
+
+    def save(self) -> None:
+        if self.dirty and self.known:
+            temporary = self.path.with_name(f".{self.path.name}.tmp.npz")
+            ids = sorted(self.known)
+            np.savez(temporary, ids=np.array(ids), features=np.stack([self.known[i] for i in ids]))
+            os.replace(temporary, self.path)
+            self.dirty = False
+
+
+def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float] | None:
+    """(mean, low, high): the mean and its 95 % percentile-bootstrap interval."""
+    if not values:
+        return None
+    array = np.asarray(values, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    means = array[rng.integers(0, len(array), size=(BOOTSTRAP_SAMPLES, len(array)))].mean(axis=1)
+    return float(array.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
+def fid_and_kid(fake: np.ndarray, real: np.ndarray | None, real_stats: tuple | None = None,
+                shard: tuple[int, int] = (0, 1)) -> tuple[float | None, list[float] | None]:
+    """FID (and KID mean, std when real features are at hand) of fake [N, D] against real [M, D] or (mu, sigma)."""
+    rank, world = shard
+    dim = fake.shape[1]
+    fid = FrechetInceptionDistance(feature=PrecomputedFeatures(dim), reset_real_features=True)
+    fid.update(torch.from_numpy(fake[rank::world]), real=False)
+    if real is not None:
+        fid.update(torch.from_numpy(real[rank::world]), real=True)
+    with fid.sync_context():  # under torch.distributed: every process's sums, merged
+        n_fake = int(fid.fake_features_num_samples)
+        if n_fake < 2:
+            return None, None
+        mu_fake, sigma_fake = _gaussian(fid.fake_features_sum, fid.fake_features_cov_sum, n_fake)
+        if real is not None:
+            mu_real, sigma_real = _gaussian(fid.real_features_sum, fid.real_features_cov_sum,
+                                            int(fid.real_features_num_samples))
+    if real is None:
+        mu_real, sigma_real = real_stats
+    fid_value = frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real)
+    kid_value = None
+    if real is not None and min(len(fake), len(real)) >= 4:
+        subset = min(1000, len(fake) // 2, len(real) // 2)  # subsets smaller than the set, so the std means something
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchmetrics' note that KID keeps every feature: ours are small
+            kid = KernelInceptionDistance(feature=PrecomputedFeatures(dim), subsets=50, subset_size=subset)
+        kid.update(torch.from_numpy(fake[rank::world]), real=False)
+        kid.update(torch.from_numpy(real[rank::world]), real=True)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)  # KID draws random subsets: fixed, so reruns agree
+            mean, std = kid.compute()
+        kid_value = [float(mean), float(std)]
+    return fid_value, kid_value
+
+
+def _gaussian(total: torch.Tensor, cov_total: torch.Tensor, n: int) -> tuple[np.ndarray, np.ndarray]:
+    mean = (total / n).unsqueeze(0)  # [1, D]
+    sigma = (cov_total - n * mean.T @ mean) / (n - 1)  # torchmetrics' own estimate
+    return mean.squeeze(0).numpy(), sigma.numpy()
+
+
+def folder_images(folder: pathlib.Path) -> list[pathlib.Path]:
+    paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(paths) < 2:
+        raise ValueError(f"{folder}: need at least 2 images for reference statistics, found {len(paths)}")
+    return paths
+
+
+def fingerprint(rows: dict[str, dict], options: dict) -> str:
+    text = json.dumps([sorted(rows), options], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, torch.nn.Module],
+            reference: str | None = None, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+    """One record per (model, setting): images/s, CLIP score, accuracy per category, FID and KID per features."""
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for key in sorted(rows):
+        groups[(rows[key]["model"], rows[key]["setting"])].append(rows[key])
+    caches = {kind: FeatureCache(root / f"features-{kind}.npz", extractor) for kind, extractor in extractors.items()}
+    real_for_all: dict[str, np.ndarray | tuple] = {}
+    if reference:  # one reference for every group: a folder of images or an .npz of statistics
+        for kind, cache in caches.items():
+            path = pathlib.Path(reference)
+            if path.suffix == ".npz":
+                real_for_all[kind] = load_statistics(path)
+            else:
+                images = folder_images(path)
+                real_for_all[kind] = cache.features([f"ref:{p}" for p in images],
+                                                    lambda i: Image.open(i[4:]).convert("RGB"))
+    records = []
+    for (model, setting), members in groups.items():
+        first = members[0]
+        record = {"model": model, "family": first["family"], "setting": setting, "sampler": first["sampler"],
+                  "steps": first["steps"], "guidance": first["guidance"], "n": len(members),
+                  "images_per_s": round(len(members) / max(1e-9, sum(r["latency_s"] for r in members)), 3)}
+        scores = [r["clip_score"] for r in members if r["clip_score"] is not None]
+        record["clip_score"] = bootstrap(scores)
+        by_category: dict[str, list[dict]] = defaultdict(list)
+        for r in members:
+            if r["correct"] is not None:
+                by_category[r["category"]].append(r)
+        record["accuracy"] = {c: bootstrap([float(r["correct"]) for r in rs]) for c, rs in sorted(by_category.items())}
+        record["color_shape"] = {c: float(np.mean([r["color_shape"] for r in rs])) for c, rs in sorted(by_category.items())}
+        record["fid"], record["kid"] = {}, {}
+        for kind, cache in caches.items():
+            fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
+            real, stats = None, None
+            if kind in real_for_all:
+                value = real_for_all[kind]
+                real, stats = (None, value) if isinstance(value, tuple) else (value, None)
+            elif all(r["target"] is not None for r in members):  # world prompts: rendered references
+                real = cache.features([f"world:{r['target']}|{r['seed']}" for r in members],
+                                      lambda i: reference_image(*_caption_seed(i)))
+            if real is None and stats is None:
+                continue
+            record["fid"][kind], record["kid"][kind] = fid_and_kid(fake, real, stats, shard)
+        records.append(record)
+    if shard[0] == 0:
+        for cache in caches.values():
+            cache.save()
+    return records
+
+
+def _caption_seed(reference_id: str) -> tuple[str, int]:
+    caption, _, seed = reference_id[len("world:"):].rpartition("|")
+    return caption, int(seed)

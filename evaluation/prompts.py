@@ -1,0 +1,112 @@
+"""Prompt sets: the built-in world sets by task, and loaders for text, CSV/TSV (PartiPrompts) and JSONL (GenEval).
+
+Every prompt carries a category (the world task, PartiPrompts' Category, GenEval's tag) that flows
+through to per-category results, and a `target`: the world caption it is judged against, when it
+has one (world prompts are their own target; other prompts are scored by FID and CLIP only).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import pathlib
+
+from evaluation.accuracy import world_prompts
+from models.world import parse_caption
+
+WORLD_TASKS = ("single", "pair", "count", "novel")
+# name -> prompts per task; categories are the tasks
+BUILTIN_SETS = {"shapes-quick": 10, "shapes-full": 100}
+
+
+class PromptSetError(ValueError):
+    """A prompt set that cannot be read; the message names the file and line."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptItem:
+    prompt: str
+    category: str
+    target: str | None = None  # world caption to judge against, or None
+
+    @property
+    def judged(self) -> bool:
+        return self.target is not None
+
+
+def world_set(per_task: int, tasks: tuple[str, ...] = WORLD_TASKS) -> list[PromptItem]:
+    """per_task prompts of each world task: single, pair, count with held-in pairs; novel = held-out singles."""
+    items = []
+    for task in tasks:
+        kind = "single" if task == "novel" else task
+        items += [PromptItem(p, task, p) for p in world_prompts(per_task, kind, held_out=task == "novel")]
+    return items
+
+
+def _item(prompt: str, category: str) -> PromptItem:
+    prompt = " ".join(prompt.split())
+    return PromptItem(prompt, category or "all", prompt if parse_caption(prompt) else None)
+
+
+def _load_text(path: pathlib.Path) -> list[PromptItem]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [_item(line, path.stem) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _load_table(path: pathlib.Path, delimiter: str) -> list[PromptItem]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        header = [h.strip().lower() for h in next(reader, [])]
+        if "prompt" not in header:
+            raise PromptSetError(f"{path}:1: no 'prompt' column in the header {header!r}")
+        column, category = header.index("prompt"), header.index("category") if "category" in header else None
+        items = []
+        for line, row in enumerate(reader, start=2):
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(header):
+                raise PromptSetError(f"{path}:{line}: expected {len(header)} columns, got {len(row)}")
+            if not row[column].strip():
+                raise PromptSetError(f"{path}:{line}: empty prompt")
+            items.append(_item(row[column], row[category].strip() if category is not None else path.stem))
+    return items
+
+
+def _load_jsonl(path: pathlib.Path) -> list[PromptItem]:
+    items = []
+    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise PromptSetError(f"{path}:{line}: not JSON ({error.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
+            raise PromptSetError(f"{path}:{line}: expected an object with a non-empty \"prompt\" string")
+        items.append(_item(record["prompt"], str(record.get("tag") or record.get("category") or path.stem)))
+    return items
+
+
+def load_prompts(spec: str) -> list[PromptItem]:
+    """A built-in set name (shapes-quick, shapes-full, shapes-<task>-<N>) or a .txt/.csv/.tsv/.jsonl file."""
+    if spec in BUILTIN_SETS:
+        return world_set(BUILTIN_SETS[spec])
+    if spec.startswith("shapes-") and spec.count("-") == 2:  # shapes-novel-25: one task, N prompts
+        _, task, count = spec.split("-")
+        if task in WORLD_TASKS and count.isdigit() and int(count) > 0:
+            return world_set(int(count), (task,))
+    path = pathlib.Path(spec)
+    if not path.is_file():
+        raise PromptSetError(f"no prompt set {spec!r}: use {', '.join(BUILTIN_SETS)}, shapes-<task>-<N> "
+                             f"(task: {', '.join(WORLD_TASKS)}) or a .txt, .csv, .tsv or .jsonl file")
+    loader = {".txt": _load_text, ".csv": lambda p: _load_table(p, ","), ".tsv": lambda p: _load_table(p, "\t"),
+              ".jsonl": _load_jsonl}.get(path.suffix.lower())
+    if loader is None:
+        raise PromptSetError(f"{path}: unknown prompt file type {path.suffix!r} (use .txt, .csv, .tsv or .jsonl)")
+    try:
+        items = loader(path)
+    except UnicodeDecodeError:
+        raise PromptSetError(f"{path}: not UTF-8 text") from None
+    if not items:
+        raise PromptSetError(f"{path}: no prompts")
+    return items

@@ -1,0 +1,223 @@
+"""`python -m evaluation run`: every (model, sampler, steps, guidance, prompt, sample) image, once.
+
+Image (prompt j, sample k) uses seed = base_seed + 1000 * j + k for every model and setting, so
+columns of a grid share their noise and any image can be remade with `python -m models sample
+--seed S`. Work is sharded across processes (torchrun / `accelerate launch`: RANK, WORLD_SIZE);
+images already in the store are never generated again.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import time
+
+import torch
+from tqdm import tqdm
+
+from evaluation.accuracy import judge
+from evaluation.prompts import PromptItem
+from evaluation.store import RunStore
+
+SEED_STRIDE = 1000  # seeds of prompt j: base + 1000 j + k, k < 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    sampler: str | None
+    steps: int | None
+    guidance: float | None  # None: the model has no guidance (GANs)
+
+    @property
+    def name(self) -> str:
+        if self.sampler is None:
+            return "one-pass"
+        return f"{self.sampler}-{self.steps}steps-" + ("unguided" if self.guidance is None else f"g{self.guidance:g}")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkItem:
+    model: str
+    setting: Setting
+    prompt_index: int
+    sample: int
+    seed: int
+
+
+def seed_of(base_seed: int, prompt_index: int, sample: int) -> int:
+    return base_seed + SEED_STRIDE * prompt_index + sample
+
+
+def settings_for(info, guidance: list[float], steps: list[int], samplers: list[str]) -> list[Setting]:
+    """The grid a model takes: samplers x steps x guidance for guided diffusion, samplers x steps for
+    unconditional or class diffusion without guidance, one setting for one-pass models (GANs)."""
+    if not info.samplers:
+        return [Setting(None, None, None)]
+    chosen = [s for s in samplers if s in info.samplers] or [info.default_sampler]
+    scales = guidance if info.guidance_applies else [None]
+    return [Setting(sampler, step, g) for sampler in chosen for step in steps for g in scales]
+
+
+def candidate_settings(options: "RunOptions") -> list[list[Setting]]:
+    """Every grid a model could take under these options, before it is loaded (to skip loading when done)."""
+    return [[Setting(s, step, g) for s in options.samplers for step in options.steps for g in scales]
+            for scales in (options.guidance, [None])] + [[Setting(None, None, None)]]
+
+
+def plan(model: str, settings: list[Setting], prompts: list[PromptItem], n: int, base_seed: int) -> list[WorkItem]:
+    return [WorkItem(model, setting, j, k, seed_of(base_seed, j, k))
+            for setting in settings for j in range(len(prompts)) for k in range(n)]
+
+
+def autocast(device: str):
+    """fp16 autocast on CUDA (bf16 where the card prefers it), nothing on CPU."""
+    if not device.startswith("cuda"):
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.autocast("cuda", dtype=dtype)
+
+
+def generate_missing(store: RunStore, generator, items: list[WorkItem], prompts: list[PromptItem], scorer,
+                     done: set[str], device: str, rank: int = 0, world_size: int = 1) -> int:
+    """Generate this process's share of the items not yet in the store; returns how many it made."""
+    mine = [item for index, item in enumerate(items) if index % world_size == rank]
+    todo = [item for item in mine if row_key(item) not in done]
+    info = generator.info
+    bar = tqdm(todo, desc=f"{info.name}", unit="img", disable=not todo, dynamic_ncols=True)
+    for item in bar:
+        prompt = prompts[item.prompt_index]
+        setting = item.setting
+        started = time.perf_counter()
+        with autocast(device):
+            image = generator.generate([prompt.prompt], seed=item.seed, steps=setting.steps,
+                                       guidance_scale=setting.guidance, sampler=setting.sampler)[0]
+        latency = time.perf_counter() - started
+        row = {"key": row_key(item), "model": item.model, "family": info.family, "setting": setting.name,
+               "sampler": setting.sampler, "steps": setting.steps, "guidance": setting.guidance,
+               "prompt_index": item.prompt_index, "sample": item.sample, "seed": item.seed,
+               "prompt": prompt.prompt, "category": prompt.category, "target": prompt.target,
+               "clip_score": scorer.score([image], [prompt.prompt])[0] if scorer is not None else None,
+               "correct": None, "color_shape": None, "latency_s": round(latency, 4), "device": device,
+               "file": store.image_path(item.model, setting.name, item.prompt_index, item.sample,
+                                        item.seed).relative_to(store.root).as_posix()}
+        if prompt.target is not None:
+            verdict = judge(prompt.target, image)
+            row["correct"], row["color_shape"] = bool(verdict["full"]), bool(verdict["color_shape"])
+        store.add(image, row)
+        bar.set_postfix(setting=setting.name, s_per_img=f"{latency:.2f}")
+    return len(todo)
+
+
+def row_key(item: WorkItem) -> str:
+    return f"{item.model}|{item.setting.name}|{item.prompt_index:04d}|{item.sample:02d}|{item.seed}"
+
+
+def distributed() -> tuple[int, int]:
+    """(rank, world size) from torchrun / accelerate's environment; initialises torch.distributed if > 1."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    if world_size > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return rank, world_size
+
+
+def barrier() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def write_run_json(store: RunStore, settings: dict) -> None:
+    path = store.root / "run.json"
+    temporary = path.with_name(".run.json.tmp")
+    temporary.write_text(json.dumps(settings, indent=2) + "\n")
+    os.replace(temporary, path)
+
+
+# ---------------------------------------------------------------- the whole run
+@dataclasses.dataclass
+class RunOptions:
+    models: list[str]
+    prompts: str
+    out: str
+    guidance: list[float] = dataclasses.field(default_factory=lambda: [1.0, 3.0, 5.0])
+    steps: list[int] = dataclasses.field(default_factory=lambda: [50])
+    samplers: list[str] = dataclasses.field(default_factory=lambda: ["ddim"])
+    n: int = 2
+    seed: int = 0
+    device: str = "auto"
+    features: list[str] = dataclasses.field(default_factory=lambda: ["world"])
+    inception_weights: str | None = None
+    clip: str = "world"
+    reference: str | None = None
+
+
+def _done_for(model: str, settings: list[Setting], prompts, options: RunOptions, done: set[str]) -> bool:
+    return all(row_key(i) in done for i in plan(model, settings, prompts, options.n, options.seed))
+
+
+def run(options: RunOptions) -> dict:
+    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report"}."""
+    from evaluation.clip_score import ClipScorer
+    from evaluation.features import extractor
+    from evaluation.prompts import load_prompts
+    from models.registry import load
+
+    rank, world_size = distributed()
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if options.device == "auto" else options.device
+    prompts = load_prompts(options.prompts)
+    extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}  # fail early
+    previous = pathlib.Path(options.out) / "run.json"
+    if previous.is_file() and json.loads(previous.read_text()).get("prompts") != options.prompts:
+        raise ValueError(f"{options.out} holds a run on prompts {json.loads(previous.read_text()).get('prompts')!r}, "
+                         f"not {options.prompts!r}: choose another --out")
+    store = RunStore(options.out, rank)
+    rows = store.repair() if rank == 0 else {}
+    barrier()
+    rows = store.rows()
+    done = set(rows)
+    scorer = None
+    generated = 0
+    for name in options.models:
+        if any(_done_for(name, grid, prompts, options, done) for grid in candidate_settings(options)):
+            continue  # nothing to make: do not even load the model
+        generator = load(name, device=device)
+        scorer = scorer or ClipScorer(options.clip, device)
+        settings = settings_for(generator.info, options.guidance, options.steps, options.samplers)
+        items = plan(name, settings, prompts, options.n, options.seed)
+        generated += generate_missing(store, generator, items, prompts, scorer, done, device, rank, world_size)
+    barrier()
+    wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
+              for item in plan(name, grid, prompts, options.n, options.seed)}
+    rows = {k: r for k, r in store.rows().items() if k in wanted}  # this command's grid, not older ones
+    if rank == 0:
+        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts)})
+    report_path = finish(store.root, rows, extractors, options, (rank, world_size))
+    return {"generated": generated, "images": len(rows), "report": report_path}
+
+
+def finish(root, rows: dict[str, dict], extractors: dict, options: RunOptions, shard: tuple[int, int] = (0, 1)):
+    """Metrics (cached by a fingerprint of the images and options), the CSV table and both reports."""
+    from evaluation import metrics, report
+    from evaluation.store import RunStore
+
+    root = pathlib.Path(root)
+    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference})
+    cached = root / "metrics.json"
+    records = None
+    if cached.is_file():
+        saved = json.loads(cached.read_text())
+        records = saved["records"] if saved.get("fingerprint") == key else None
+    if records is None:
+        records = metrics.compute(root, rows, extractors, options.reference, shard)
+        if shard[0] == 0:
+            temporary = cached.with_name(".metrics.json.tmp")
+            temporary.write_text(json.dumps({"fingerprint": key, "records": records}, indent=1) + "\n")
+            os.replace(temporary, cached)
+    if shard[0] != 0:
+        return None
+    RunStore(root).write_csv(rows)
+    run_settings = json.loads((root / "run.json").read_text()) if (root / "run.json").is_file() else {}
+    markdown, _ = report.write(root, run_settings, records, rows)
+    return markdown

@@ -1,0 +1,266 @@
+"""The evaluation suite end to end on tiny real parts: prompt sets, FID against pytorch-fid, the run store's
+crash safety (in-process and with SIGKILL), metrics and reports."""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from evaluation import features
+from evaluation.__main__ import main as evaluation_main
+from evaluation.accuracy import judge
+from evaluation.prompts import PromptSetError, load_prompts
+from evaluation.references import reference_image
+from evaluation.store import RunStore
+from evaluation.sweep import RunOptions, run
+from models.text_encoder import TextEncoder
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+# ---------------------------------------------------------------- FID
+def _stats(rng, n, d, scale=1.0):
+    x = rng.normal(size=(n, d)) * scale
+    return x.mean(0), np.cov(x, rowvar=False)
+
+
+@pytest.mark.parametrize("case", ["random", "ill-conditioned", "identical"])
+def test_frechet_distance_matches_pytorch_fid(case):
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(0)
+    mu1, s1 = _stats(rng, 200, 32)
+    mu2, s2 = _stats(rng, 200, 32, scale=1.3)
+    mu2 = mu2 + 0.2
+    if case == "ill-conditioned":  # fewer samples than dimensions, eigenvalues over 6 decades
+        mu1, s1 = _stats(rng, 20, 32, scale=np.logspace(0, -6, 32))
+    if case == "identical":
+        mu2, s2 = mu1, s1
+    ours = features.frechet_distance(mu1, s1, mu2, s2)
+    reference = calculate_frechet_distance(mu1, s1, mu2, s2)
+    if case == "identical":
+        assert abs(ours) < 1e-6 and abs(reference) < 1e-6
+    else:
+        assert ours == pytest.approx(reference, rel=1e-6)
+
+
+def test_identical_singular_statistics_give_zero():
+    rng = np.random.default_rng(1)
+    mu, sigma = _stats(rng, 10, 64)  # rank 9 of 64
+    assert abs(features.frechet_distance(mu, sigma, mu, sigma)) < 1e-6
+
+
+def test_fid_command_on_npz_statistics(tmp_path, capsys):
+    from pytorch_fid.fid_score import calculate_frechet_distance
+
+    rng = np.random.default_rng(2)
+    first, second = _stats(rng, 100, 16), _stats(rng, 100, 16, scale=2.0)
+    features.save_statistics(tmp_path / "a.npz", *first)
+    features.save_statistics(tmp_path / "b.npz", *second)
+    evaluation_main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "b.npz")])
+    printed = float(capsys.readouterr().out.strip())
+    assert printed == pytest.approx(calculate_frechet_distance(*first, *second), rel=1e-6)
+    with pytest.raises(SystemExit, match="neither an image folder nor"):
+        evaluation_main(["fid", str(tmp_path / "a.npz"), str(tmp_path / "missing")])
+
+
+def test_inception_without_weights_is_one_line(tmp_path):
+    with pytest.raises(features.FeatureError) as error:
+        features.inception_features(tmp_path / "nothing.pth")
+    message = str(error.value)
+    assert "\n" not in message and "nothing.pth" in message and "--inception-weights" in message
+
+
+# ---------------------------------------------------------------- prompt sets
+def test_builtin_world_sets():
+    quick = load_prompts("shapes-quick")
+    assert len(quick) == 40 and {p.category for p in quick} == {"single", "pair", "count", "novel"}
+    assert all(p.target == p.prompt for p in quick)
+    assert len(load_prompts("shapes-full")) >= 400
+    assert [p.category for p in load_prompts("shapes-novel-5")] == ["novel"] * 5
+
+
+def test_prompt_file_loaders(tmp_path):
+    text = tmp_path / "mine.txt"
+    text.write_text("a red circle\n\n# a comment\na photo of a cat\n")
+    assert [(p.prompt, p.category, p.judged) for p in load_prompts(str(text))] == [
+        ("a red circle", "mine", True), ("a photo of a cat", "mine", False)]
+    parti = tmp_path / "PartiPrompts.tsv"
+    parti.write_text("Prompt\tCategory\tChallenge\tNote\nA tiger\tAnimals\tSimple Detail\t\n"
+                     "two blue squares\tWorld\tQuantity\tours\n")
+    loaded = load_prompts(str(parti))
+    assert [(p.prompt, p.category, p.judged) for p in loaded] == [("A tiger", "Animals", False),
+                                                                  ("two blue squares", "World", True)]
+    geneval = tmp_path / "evaluation_metadata.jsonl"
+    geneval.write_text('{"tag": "single_object", "include": [{"class": "bench", "count": 1}], '
+                       '"prompt": "a photo of a bench"}\n{"tag": "counting", "prompt": "three red circles"}\n')
+    assert [(p.category, p.judged) for p in load_prompts(str(geneval))] == [("single_object", False), ("counting", True)]
+
+
+@pytest.mark.parametrize("name,content,line", [
+    ("bad.tsv", "Prompt\tCategory\nA tiger\tAnimals\nonly-one-column\n", ":3:"),
+    ("bad.csv", "caption,category\nx,y\n", ":1:"),
+    ("bad.jsonl", '{"prompt": "a red circle"}\n{"prompt": \n', ":2:"),
+    ("empty.jsonl", '{"prompt": ""}\n', ":1:"),
+])
+def test_malformed_prompt_files_name_file_and_line(tmp_path, name, content, line):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(PromptSetError, match=f"{name}{line}"):
+        load_prompts(str(path))
+
+
+def test_references_show_what_their_prompt_asks():
+    for item in load_prompts("shapes-quick"):
+        assert judge(item.target, reference_image(item.target, seed=3))["full"], item.prompt
+    assert reference_image("two red circles", 5).tobytes() == reference_image("two red circles", 5).tobytes()
+
+
+# ---------------------------------------------------------------- the run store
+@pytest.fixture
+def evaluator_clip(tmp_path_factory, tiny_text_encoder, monkeypatch):
+    folder = tmp_path_factory.mktemp("clip")
+    tiny_text_encoder.save_pretrained(folder)  # a tiny stand-in for the world's evaluator CLIP
+    monkeypatch.setenv(features.EVALUATOR_CLIP_ENV, str(folder))
+    return folder
+
+
+@pytest.fixture
+def tiny_registry(monkeypatch, tiny_generator):
+    import models.registry
+    monkeypatch.setattr(models.registry, "load", lambda name, device="cpu": tiny_generator)
+
+
+def _options(out, **extra) -> RunOptions:
+    return RunOptions(models=["tiny"], prompts="shapes-single-3", out=str(out), guidance=[1.0, 3.0], steps=[2],
+                      samplers=["ddim"], n=2, device="cpu", **extra)
+
+
+def _table(out) -> list[dict]:
+    return sorted(({k: v for k, v in row.items() if k != "latency_s"} for row in RunStore(out).rows().values()),
+                  key=lambda r: r["key"])
+
+
+def _metrics(out) -> list[dict]:
+    records = json.loads((pathlib.Path(out) / "metrics.json").read_text())["records"]
+    return [{k: v for k, v in r.items() if k != "images_per_s"} for r in records]
+
+
+def test_run_writes_everything_once_and_a_rerun_generates_nothing(tmp_path, evaluator_clip, tiny_registry):
+    first = run(_options(tmp_path / "run"))
+    assert first["generated"] == first["images"] == 3 * 2 * 2
+    pngs = sorted((tmp_path / "run" / "images").rglob("*.png"))
+    assert len(pngs) == 12 and len({p.name for p in pngs}) == 6  # one name per (prompt, sample, seed) per setting
+    assert "ddim-2steps-g3" in {p.parent.name for p in pngs}
+    lines = (tmp_path / "run" / "rows.jsonl").read_text().splitlines()
+    assert len(lines) == 12 and len({json.loads(line)["key"] for line in lines}) == 12
+    second = run(_options(tmp_path / "run"))
+    assert second["generated"] == 0 and second["images"] == 12
+    records = json.loads((tmp_path / "run" / "metrics.json").read_text())["records"]
+    assert {r["setting"] for r in records} == {"ddim-2steps-g1", "ddim-2steps-g3"}
+    for record in records:
+        assert record["n"] == 6 and record["fid"]["world"] >= 0 and len(record["kid"]["world"]) == 2
+        assert 0 <= record["clip_score"][0] <= 100 and "single" in record["accuracy"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "FID (world)" in report and "fid_vs_clip.png" in report and "grid-g1.png" in report
+    html = (tmp_path / "run" / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<table>" in html  # self-contained
+    csv_lines = (tmp_path / "run" / "images.csv").read_text().splitlines()
+    assert len(csv_lines) == 13 and csv_lines[0].startswith("key,model,family")
+
+
+def test_seeds_are_per_prompt_and_sample_and_shared_across_settings(tmp_path, evaluator_clip, tiny_registry):
+    run(_options(tmp_path / "run"))
+    rows = RunStore(tmp_path / "run").rows().values()
+    seeds = {(r["prompt_index"], r["sample"]): set() for r in rows}
+    for r in rows:
+        seeds[(r["prompt_index"], r["sample"])].add(r["seed"])
+    assert all(len(s) == 1 for s in seeds.values())  # the same seed under every setting
+    assert len({next(iter(s)) for s in seeds.values()}) == 6
+
+
+def test_crash_states_recover_to_exactly_once(tmp_path, evaluator_clip, tiny_registry):
+    reference = tmp_path / "uninterrupted"
+    run(_options(reference))
+    crashed = tmp_path / "crashed"
+    run(_options(crashed))
+    rows_file = crashed / "rows.jsonl"
+    lines = rows_file.read_text().splitlines()
+    lost = json.loads(lines[4])
+    # a kill between writing an image and its row, a half-written row, a stray temporary file, a lost image
+    rows_file.write_text("\n".join(lines[:4] + lines[5:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    (crashed / lost["file"]).with_name(".p9999.png.tmp").write_bytes(b"partial")
+    victim = json.loads(lines[7])
+    (crashed / victim["file"]).unlink()
+    (crashed / "metrics.json").unlink()
+    again = run(_options(crashed))
+    assert again["generated"] == 1  # only the deleted image is made again
+    assert _table(crashed) == _table(reference)
+    assert _metrics(crashed) == _metrics(reference)
+    assert not list(crashed.rglob("*.tmp"))
+    assert len((crashed / "rows.jsonl").read_text().splitlines()) == 12
+
+
+def test_run_rejects_bad_input_with_one_line(tmp_path, evaluator_clip, tiny_registry, capsys):
+    with pytest.raises(SystemExit, match="no prompt set"):
+        evaluation_main(["run", "--models", "tiny", "--prompts", "nope", "--out", str(tmp_path / "r")])
+    with pytest.raises(SystemExit):
+        evaluation_main(["run", "--models", "tiny", "--guidance", "nan", "--out", str(tmp_path / "r")])
+    assert "guidance scales must be finite" in capsys.readouterr().err
+    run(_options(tmp_path / "r"))
+    with pytest.raises(SystemExit, match="holds a run on prompts"):
+        evaluation_main(["run", "--models", "tiny", "--prompts", "shapes-quick", "--out", str(tmp_path / "r")])
+
+
+def test_report_command_rebuilds_reports(tmp_path, evaluator_clip, tiny_registry, capsys):
+    run(_options(tmp_path / "run"))
+    for name in ("report.md", "report.html", "metrics.json"):
+        (tmp_path / "run" / name).unlink()
+    evaluation_main(["report", str(tmp_path / "run")])
+    assert "report.md" in capsys.readouterr().out
+    assert (tmp_path / "run" / "report.html").is_file() and (tmp_path / "run" / "metrics.json").is_file()
+
+
+# ---------------------------------------------------------------- SIGKILL, for real
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    from models.tiny_hub import tiny_stable_diffusion
+    root = tmp_path_factory.mktemp("hub")
+    tiny_stable_diffusion(root / "work").save_pretrained(root / "tiny-sd")
+    return root / "tiny-sd"
+
+
+def _command(out, model) -> list[str]:
+    return [sys.executable, "-m", "evaluation", "run", "--models", f"hub:{model}", "--prompts", "shapes-single-4",
+            "--guidance", "1,3", "--steps", "2", "--n", "2", "--device", "cpu", "--out", str(out)]
+
+
+def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_sd, evaluator_clip):
+    env = {**os.environ, features.EVALUATOR_CLIP_ENV: str(evaluator_clip), "OMP_NUM_THREADS": "1"}
+    subprocess.run(_command(tmp_path / "whole", tiny_sd), env=env, check=True, cwd=REPO, capture_output=True)
+    killed = tmp_path / "killed"
+    process = subprocess.Popen(_command(killed, tiny_sd), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and process.poll() is None:
+        rows = killed / "rows.jsonl"
+        if rows.is_file() and len(rows.read_text().splitlines()) >= 5:
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / "report.md").exists()
+    subprocess.run(_command(killed, tiny_sd), env=env, check=True, cwd=REPO, capture_output=True)
+    assert _table(killed) == _table(tmp_path / "whole")
+    assert len(_table(killed)) == 16
+    assert _metrics(killed) == _metrics(tmp_path / "whole")
+    assert len((killed / "rows.jsonl").read_text().splitlines()) == 16
