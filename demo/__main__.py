@@ -1,4 +1,4 @@
-"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device cpu|cuda|auto] [--planner rules|none|lm:PATH|chat:URL]"""
+"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device cpu|cuda|auto] [--planner rules|none|lm:PATH|chat:URL] [--runs DIR]"""
 import argparse
 
 import torch
@@ -15,10 +15,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto (cuda when present)")
     parser.add_argument("--planner", default="rules",
                         help="rewrites prompts for the built-in models: rules (default) | none | lm:PATH | chat:URL[#MODEL]")
+    parser.add_argument("--runs", default="runs", help="folder of evaluation runs for the Evaluation tab (default runs)")
     args = parser.parse_args()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
-    app = build(names, device=device, planner=args.planner)
+    app = build(names, device=device, planner=args.planner, runs=args.runs)
     app.launch(server_name=args.host, server_port=args.port, share=args.share)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import pathlib
 import queue
 import random
 import threading
@@ -11,6 +12,7 @@ import gradio as gr
 from PIL import Image
 
 from demo.about import LATEX, about_markdown
+from demo.evaluation_tab import add_tab
 from models.checkpoints import CheckpointError
 from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
 from models.planner import make_planner
@@ -107,10 +109,11 @@ def plan_text(plan) -> str:
 
 
 def build(model_names: list[str] | None = None, device: str = "cpu", planner: str = "rules",
-          queue_size: int = 16, gpu=None) -> gr.Blocks:
+          queue_size: int = 16, gpu=None, runs: str | pathlib.Path = "runs") -> gr.Blocks:
     """The app over `model_names` (default: every generator whose weights are on disk, hub ones included).
 
     gpu: a decorator for the functions that generate (spaces.GPU on a ZeroGPU Space), or None.
+    runs: the folder of evaluation runs the Evaluation tab shows (the latest first).
     """
     try:
         rewriter = make_planner(planner)
@@ -246,6 +249,7 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
             sweep_row = gr.Gallery(label="Guidance sweep", columns=8, height=DISPLAY + 60, object_fit="contain")
             sweep_button.click(sweep, [sweep_model, sweep_prompt, sweep_seed, sweep_steps, sweep_scales,
                                        sweep_sampler, sweep_rewrite], sweep_row, api_name="sweep")
+        add_tab(pathlib.Path(runs))
         with gr.Tab("About"):
             gr.Markdown(about_markdown(), latex_delimiters=LATEX)
     # two cores: one generation at a time, and a bounded queue that answers "busy" when full

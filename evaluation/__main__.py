@@ -186,7 +186,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0, 5.0], help="comma-separated scales (default 1,3,5)")
     p.add_argument("--steps", type=_ints, default=[50], help="comma-separated sampling steps (default 50)")
     p.add_argument("--samplers", type=_names, default=["ddim"], help="comma-separated: ddim, dpm++, ddpm (default ddim)")
-    p.add_argument("--n", type=int, default=2, help="samples per prompt (default 2)")
+    p.add_argument("--n", "--samples", dest="n", type=int, default=2,
+                   help="samples per prompt (default 2); spell it --samples after torchrun / accelerate launch, "
+                        "whose own options would swallow --n")
     p.add_argument("--seed", type=int, default=0, help="base seed; image (prompt j, sample k) uses seed + 1000 j + k")
     p.add_argument("--out", required=True, help="the run directory (created, or continued)")
     p.add_argument("--device", default="auto", help="auto (CUDA with autocast when present, default) | cpu | cuda")

@@ -166,6 +166,9 @@ def run(options: RunOptions) -> dict:
 
     rank, world_size = distributed()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if options.device == "auto" else options.device
+    if device == "cuda" and world_size > 1:  # one GPU per process
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
+        torch.cuda.set_device(device)
     prompts = load_prompts(options.prompts)
     extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}  # fail early
     previous = pathlib.Path(options.out) / "run.json"

@@ -264,3 +264,33 @@ def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_sd, evalu
     assert len(_table(killed)) == 16
     assert _metrics(killed) == _metrics(tmp_path / "whole")
     assert len((killed / "rows.jsonl").read_text().splitlines()) == 16
+
+
+def test_demo_evaluation_tab_shows_the_latest_run(tmp_path, evaluator_clip, tiny_registry):
+    from demo.evaluation_tab import run_dirs, view
+
+    text, pictures = view(tmp_path, None)
+    assert "No evaluation runs" in text and pictures == []
+    run(_options(tmp_path / "older"))
+    run(_options(tmp_path / "newer"))
+    os.utime(tmp_path / "older" / "metrics.json", (time.time() - 60, time.time() - 60))
+    assert [p.name for p in run_dirs(tmp_path)] == ["newer", "older"]
+    text, pictures = view(tmp_path, None)
+    assert text.startswith("**newer**") and "| tiny |" in text and "FID (world)" in text
+    captions = [caption for _, caption in pictures]
+    assert "FID vs CLIP score across guidance" in captions and "images, g3" in captions
+
+
+def test_two_processes_shard_the_images_and_merge_the_metric_states(tmp_path, tiny_sd, evaluator_clip):
+    """torchrun (what `accelerate launch` does too) on CPU with the gloo backend: half the images each, one table,
+    and FID from torchmetrics' merged float64 sums equal to a single process's."""
+    env = {**os.environ, features.EVALUATOR_CLIP_ENV: str(evaluator_clip), "OMP_NUM_THREADS": "1"}
+    subprocess.run(_command(tmp_path / "one", tiny_sd), env=env, check=True, cwd=REPO, capture_output=True)
+    command = _command(tmp_path / "two", tiny_sd)
+    command[command.index("--n")] = "--samples"  # torchrun's own options would swallow --n
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", *command[1:]],
+                   env=env, check=True, cwd=REPO, capture_output=True, timeout=300)
+    assert _table(tmp_path / "two") == _table(tmp_path / "one")
+    for two, one in zip(_metrics(tmp_path / "two"), _metrics(tmp_path / "one")):
+        assert two["fid"]["world"] == pytest.approx(one["fid"]["world"], rel=1e-9)
+        assert two["clip_score"] == one["clip_score"] and two["accuracy"] == one["accuracy"]
