@@ -172,6 +172,31 @@ def cmd_stats(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}: mu {mu.shape}, sigma {sigma.shape} ({args.features} features)")
 
 
+def cmd_perf(args: argparse.Namespace) -> None:
+    import json
+
+    import torch
+
+    from evaluation.perf import time_demo_compare, time_generators
+    from models.checkpoints import CheckpointError
+    from models.registry import UnknownModel, available
+
+    names = args.models or [n for n in available() if n in ("ddpm", "ldm", "dit", "gan")]
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    try:
+        rows = time_generators(names, device, args.repeats)
+    except (UnknownModel, CheckpointError) as error:
+        _fail(error)
+    for row in rows:
+        print(json.dumps(row) if args.json else
+              f"{row['model']:<8} {row['family']:<5} {row['steps']:>3} steps  {row['seconds_per_image']:8.3f} s/image  "
+              f"{row['images_per_s']:9.2f} images/s  (load {row['load_s']} s)")
+    if args.demo:
+        seconds = time_demo_compare(names, args.repeats)
+        print(f"demo compare, default settings, {len(names)} generators: {seconds} s per call")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m evaluation", description="GenBench evaluation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -219,6 +244,14 @@ def main(argv: list[str] | None = None) -> None:
                        help="feature extractor for image folders (default: %(default)s)")
         p.add_argument("--inception-weights", default=None, help="Inception-v3 FID weights file")
         p.set_defaults(run=cmd_fid if name == "fid" else cmd_stats)
+
+    p = sub.add_parser("perf", help="images/s per generator at default settings (and the demo's compare latency)")
+    p.add_argument("--models", type=_names, default=None, help="default: every built-in generator on disk")
+    p.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto")
+    p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median reported)")
+    p.add_argument("--demo", action="store_true", help="also time the demo's compare call through gradio_client")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_perf)
 
     p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
