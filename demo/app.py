@@ -67,7 +67,9 @@ def stream(generator, text: str, seed: int, steps: int, guidance: float, sampler
     def work() -> None:
         try:
             image = generator.generate([text], seed=seed, steps=steps, guidance_scale=guidance, sampler=sampler,
-                                       on_step=lambda done, total, previews: events.put(("step", previews[-1])),
+                                       # hub pipelines report progress with no preview of the current image
+                                       on_step=lambda done, total, previews: previews and events.put(
+                                           ("step", previews[-1])),
                                        **extra)[0]
             events.put(("done", image))
         except Exception as error:  # handed to the caller, who decides what the user sees
