@@ -98,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
         _fail(error)
     except KeyboardInterrupt:
-        raise SystemExit(f"interrupted: every finished image is kept; rerun the same command to continue")
+        raise SystemExit("interrupted: every finished image is kept; rerun the same command to continue")
     if result["report"] is not None:
         print(f"{result['generated']} images generated, {result['images']} in the run; report: {result['report']} "
               f"(and report.html, images.csv, rows.jsonl)")
@@ -108,7 +108,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     import json
     import pathlib
 
-    from evaluation.features import FeatureError, extractor
+    from evaluation.features import FeatureError
     from evaluation.store import RunStore
     from evaluation.sweep import RunOptions, finish
 
@@ -118,8 +118,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     saved = json.loads((root / "run.json").read_text())
     options = RunOptions(**{k: saved[k] for k in RunOptions.__dataclass_fields__ if k in saved})
     try:
-        extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
-        path = finish(root, RunStore(root).rows(), extractors, options)
+        path = finish(root, RunStore(root).rows(), options)
     except (FeatureError, ValueError, OSError) as error:
         _fail(error)
     print(f"report: {path} (and report.html)")

@@ -75,6 +75,21 @@ def inception_features(weights: str | os.PathLike | None = None) -> torch.nn.Mod
         raise FeatureError(f"cannot load Inception-v3 weights from {path}: {str(error).splitlines()[0]}") from None
 
 
+def check_available(kind: str, inception_weights: str | None = None) -> None:
+    """Fail early, without loading anything, when the extractor's weights are not on disk."""
+    if kind == "world":
+        if not (evaluator_clip_path() / "config.json").is_file():
+            raise FeatureError(f"no evaluator CLIP in {evaluator_clip_path()}: "
+                               f"run `python -m models train --model clip-evaluator`")
+    elif kind == "inception":
+        path = pathlib.Path(inception_weights) if inception_weights else default_inception_path()
+        if not path.is_file():
+            raise FeatureError(f"Inception-v3 FID weights not found at {path}: download {INCEPTION_URL} there, "
+                               f"or pass --inception-weights PATH (or set {INCEPTION_ENV})")
+    else:
+        raise FeatureError(f"unknown features {kind!r}; choose one of {', '.join(FEATURES)}")
+
+
 def extractor(kind: str, inception_weights: str | None = None) -> torch.nn.Module:
     if kind == "world":
         return WorldFeatures().eval()

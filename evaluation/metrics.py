@@ -17,8 +17,6 @@ from collections import defaultdict
 import numpy as np
 import torch
 from PIL import Image
-from torchmetrics.image.fid import FrechetInceptionDistance
-from torchmetrics.image.kid import KernelInceptionDistance
 
 from evaluation.features import as_uint8, frechet_distance, load_statistics
 from evaluation.references import reference_image
@@ -82,6 +80,9 @@ def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float] 
 def fid_and_kid(fake: np.ndarray, real: np.ndarray | None, real_stats: tuple | None = None,
                 shard: tuple[int, int] = (0, 1)) -> tuple[float | None, list[float] | None]:
     """FID (and KID mean, std when real features are at hand) of fake [N, D] against real [M, D] or (mu, sigma)."""
+    from torchmetrics.image.fid import FrechetInceptionDistance  # imported here: a cached report needs neither
+    from torchmetrics.image.kid import KernelInceptionDistance
+
     rank, world = shard
     dim = fake.shape[1]
     fid = FrechetInceptionDistance(feature=PrecomputedFeatures(dim), reset_real_features=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import pathlib
 from collections import defaultdict
 

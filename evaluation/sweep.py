@@ -160,7 +160,7 @@ def _done_for(model: str, settings: list[Setting], prompts, options: RunOptions,
 def run(options: RunOptions) -> dict:
     """Generate what is missing, then metrics and reports; returns {"generated", "images", "report"}."""
     from evaluation.clip_score import ClipScorer
-    from evaluation.features import extractor
+    from evaluation.features import check_available
     from evaluation.prompts import load_prompts
     from models.registry import load
 
@@ -170,7 +170,8 @@ def run(options: RunOptions) -> dict:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
         torch.cuda.set_device(device)
     prompts = load_prompts(options.prompts)
-    extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}  # fail early
+    for kind in options.features:  # fail before generating anything, but load the extractors only when needed
+        check_available(kind, options.inception_weights)
     previous = pathlib.Path(options.out) / "run.json"
     if previous.is_file() and json.loads(previous.read_text()).get("prompts") != options.prompts:
         raise ValueError(f"{options.out} holds a run on prompts {json.loads(previous.read_text()).get('prompts')!r}, "
@@ -196,12 +197,14 @@ def run(options: RunOptions) -> dict:
     rows = {k: r for k, r in store.rows().items() if k in wanted}  # this command's grid, not older ones
     if rank == 0:
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts)})
-    report_path = finish(store.root, rows, extractors, options, (rank, world_size))
+    report_path = finish(store.root, rows, options, (rank, world_size))
     return {"generated": generated, "images": len(rows), "report": report_path}
 
 
-def finish(root, rows: dict[str, dict], extractors: dict, options: RunOptions, shard: tuple[int, int] = (0, 1)):
+def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int] = (0, 1)):
     """Metrics (cached by a fingerprint of the images and options), the CSV table and both reports."""
+    from evaluation.features import extractor
+
     from evaluation import metrics, report
     from evaluation.store import RunStore
 
@@ -213,6 +216,7 @@ def finish(root, rows: dict[str, dict], extractors: dict, options: RunOptions, s
         saved = json.loads(cached.read_text())
         records = saved["records"] if saved.get("fingerprint") == key else None
     if records is None:
+        extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
         records = metrics.compute(root, rows, extractors, options.reference, shard)
         if shard[0] == 0:
             temporary = cached.with_name(".metrics.json.tmp")
