@@ -128,6 +128,7 @@ def _statistics_of(source: str, features: str, inception_weights: str | None):
     import pathlib
 
     import numpy as np
+    import torch
     from PIL import Image
 
     from evaluation.features import as_uint8, extractor, load_statistics, statistics
@@ -143,7 +144,6 @@ def _statistics_of(source: str, features: str, inception_weights: str | None):
     model = extractor(features, inception_weights)
     images = folder_images(path)
     chunks = []
-    import torch
     with torch.no_grad():
         for start in range(0, len(images), 64):
             batch = [Image.open(p).convert("RGB") for p in images[start:start + 64]]

@@ -177,9 +177,9 @@ def run(options: RunOptions) -> dict:
         raise ValueError(f"{options.out} holds a run on prompts {json.loads(previous.read_text()).get('prompts')!r}, "
                          f"not {options.prompts!r}: choose another --out")
     store = RunStore(options.out, rank)
-    rows = store.repair() if rank == 0 else {}
+    rows = store.repair() if rank == 0 else None
     barrier()
-    rows = store.rows()
+    rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
     done = set(rows)
     scorer = None
     generated = 0
