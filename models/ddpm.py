@@ -27,24 +27,50 @@ class UNetConfig:
     # two extra input channels holding each pixel's (x, y) in [-1, 1]: convolutions alone learn
     # absolute position slowly (position accuracy was at chance after 3,000 steps without them)
     coordinate_channels: bool = True
+    # the pooled text vector added to the timestep embedding (diffusers' class_embed_type="projection"),
+    # so every ResNet block sees the whole caption; cross-attention alone left position near chance
+    pooled_conditioning: bool = False
+    # v-prediction on a zero-terminal-SNR schedule, sampled with trailing timesteps (Lin et al. 2024): with
+    # epsilon-prediction the objects' positions came from the starting noise, not from the caption
+    v_prediction: bool = False
 
 
 PRESETS = {
     "tiny": UNetConfig(block_out_channels=(16, 32), attention=(False, True), norm_groups=8),  # tests
-    "small": UNetConfig(),  # the shipped `ddpm`
+    "small": UNetConfig(pooled_conditioning=True, v_prediction=True, min_snr_gamma=None),  # the shipped `ddpm`
 }
 
 
-def build_unet(config: UNetConfig, cross_attention_dim: int, channels: int = 3, sample_size: int = 32
-               ) -> UNet2DConditionModel:
+def build_unet(config: UNetConfig, cross_attention_dim: int, channels: int = 3, sample_size: int = 32,
+               pooled_dim: int | None = None) -> UNet2DConditionModel:
     downs = tuple("CrossAttnDownBlock2D" if a else "DownBlock2D" for a in config.attention)
     ups = tuple("CrossAttnUpBlock2D" if a else "UpBlock2D" for a in reversed(config.attention))
-    return UNet2DConditionModel(
+    pooled = {}
+    if config.pooled_conditioning:
+        if pooled_dim is None:
+            raise ValueError("pooled_conditioning needs the pooled vector's width")
+        pooled = dict(class_embed_type="projection", projection_class_embeddings_input_dim=pooled_dim)
+    unet = UNet2DConditionModel(
         sample_size=sample_size, in_channels=channels + 2 * config.coordinate_channels, out_channels=channels,
         layers_per_block=config.layers_per_block, block_out_channels=config.block_out_channels,
         down_block_types=downs, up_block_types=ups, mid_block_type="UNetMidBlock2DCrossAttn",
         cross_attention_dim=cross_attention_dim, attention_head_dim=config.attention_heads,
-        norm_num_groups=config.norm_groups)
+        norm_num_groups=config.norm_groups, **pooled)
+    if config.pooled_conditioning:  # zero output: a fresh (or warm-started) network ignores it until trained
+        torch.nn.init.zeros_(unet.class_embedding.linear_2.weight)
+        torch.nn.init.zeros_(unet.class_embedding.linear_2.bias)
+    return unet
+
+
+def schedule_of(config: UNetConfig) -> NoiseSchedule:
+    if config.v_prediction:
+        return NoiseSchedule(config.schedule, spacing="trailing", prediction="v_prediction", zero_terminal_snr=True)
+    return NoiseSchedule(config.schedule)
+
+
+def objective(schedule: NoiseSchedule, min_snr_gamma: float | None) -> str:
+    target = "epsilon" if schedule.prediction == "epsilon" else "v (zero terminal SNR)"
+    return f"{target}, " + (f"Min-SNR-{min_snr_gamma:g} weighting" if min_snr_gamma else "unweighted MSE")
 
 
 def coordinate_maps(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
@@ -55,13 +81,14 @@ def coordinate_maps(batch: int, height: int, width: int, device: torch.device) -
 
 
 def unet_denoiser(unet: UNet2DConditionModel):
-    """Adapt the U-Net to the shared Denoiser signature (it ignores the pooled vector)."""
+    """Adapt the U-Net to the shared Denoiser signature (the pooled vector is used when the U-Net takes it)."""
     extra = unet.config.in_channels - unet.config.out_channels  # 2 when it takes coordinate channels
+    takes_pooled = unet.config.class_embed_type == "projection"
 
     def denoise(x: torch.Tensor, t: torch.Tensor, states: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         if extra:
             x = torch.cat([x, coordinate_maps(x.shape[0], x.shape[2], x.shape[3], x.device)], dim=1)  # [B,C+2,H,W]
-        return unet(x, t, encoder_hidden_states=states).sample
+        return unet(x, t, encoder_hidden_states=states, class_labels=pooled if takes_pooled else None).sample
 
     return denoise
 
@@ -95,10 +122,10 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
     from models.training import Component
 
     config = PRESETS[preset]
-    schedule = NoiseSchedule(config.schedule)
+    schedule = schedule_of(config)
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
-    unet = build_unet(config, cross_attention_dim=encoder.config.text_width)
+    unet = build_unet(config, cross_attention_dim=encoder.config.text_width, pooled_dim=encoder.config.embed_dim)
     denoise = unet_denoiser(unet)
 
     def loss(images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
@@ -115,6 +142,11 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
         from models.sample_grid import grid_of
         return grid_of(generator_for(network), steps=25, guidance=3.0)
 
+    def watch(network: UNet2DConditionModel, step: int) -> str:
+        from evaluation.accuracy import score, single_prompts
+        result = score(generator_for(network), single_prompts(48, seed=555), guidance=3.0, steps=25)
+        return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)
+
     def export(network: UNet2DConditionModel, folder: pathlib.Path) -> dict:
         network.save_pretrained(folder / "unet")
         schedule.scheduler("ddpm").save_pretrained(folder / "scheduler")
@@ -127,11 +159,14 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
     def evaluate(folder: pathlib.Path) -> dict:
         from evaluation.accuracy import single_object_accuracy
         generator = load(folder)
-        return {f"single_accuracy_g{g:g}_ddim25_64prompts": single_object_accuracy(generator, n_prompts=64, guidance=g,
-                                                                                    steps=25)["color_shape"]
-                for g in (1.0, 3.0)}
+        metrics = {}
+        for g in (1.0, 3.0):
+            result = single_object_accuracy(generator, n_prompts=64, guidance=g, steps=25)
+            metrics[f"single_accuracy_g{g:g}_ddim25_64prompts"] = result["color_shape"]
+            metrics[f"single_all_asked_g{g:g}_ddim25_64prompts"] = result["full"]
+        return metrics
 
     return Component(name=name, family="ddpm", network=unet, loss=loss, export=export, evaluate=evaluate,
-                     sample_grid=sample_grid, weights="unet/diffusion_pytorch_model.safetensors", extra_manifest={"schedule": dataclasses.asdict(schedule),
-                                                              "objective": "epsilon (L_simple), Min-SNR-"
-                                                              f"{config.min_snr_gamma} weighting"})
+                     sample_grid=sample_grid, watch=watch, weights="unet/diffusion_pytorch_model.safetensors",
+                     extra_manifest={"schedule": dataclasses.asdict(schedule),
+                                     "objective": objective(schedule, config.min_snr_gamma)})

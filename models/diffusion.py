@@ -27,11 +27,20 @@ class NoiseSchedule:
     train_timesteps: int = 1000
     spacing: str = "leading"  # how sampling picks its timesteps (diffusers' timestep_spacing)
     clip_sample: float | None = None  # clip predicted x_0 to [-c, c] while sampling (pixel space: 1)
+    prediction: str = "epsilon"  # what the network predicts: "epsilon" or "v_prediction" (v = sqrt(abar) eps - sqrt(1-abar) x_0)
+    # rescale the betas so that abar_T = 0 (Lin et al. 2024): sampling then starts from pure noise, as in
+    # training, instead of leaking the noise's low frequencies (where objects end up) into the image
+    zero_terminal_snr: bool = False
+
+    def __post_init__(self):
+        if self.zero_terminal_snr and self.prediction != "v_prediction":
+            raise ValueError("a zero terminal SNR needs v-prediction: epsilon carries no signal at t = T")
 
     def scheduler(self, sampler: str = "ddpm"):
         """A fresh diffusers scheduler for this schedule (schedulers keep per-run state)."""
         kwargs = dict(num_train_timesteps=self.train_timesteps, beta_schedule=SCHEDULES[self.name],
-                      prediction_type="epsilon", timestep_spacing=self.spacing)
+                      prediction_type=self.prediction, timestep_spacing=self.spacing,
+                      rescale_betas_zero_snr=self.zero_terminal_snr)
         if sampler == "dpm++":
             # the cosine schedule's last steps have lambda(t) -> -inf; clipping lambda keeps the solver stable
             kwargs.update(algorithm_type="dpmsolver++", solver_order=2, lambda_min_clipped=-5.1)
@@ -62,15 +71,21 @@ def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> to
 def diffusion_loss(denoise: Denoiser, x0: torch.Tensor, states: torch.Tensor, pooled: torch.Tensor,
                    schedule: NoiseSchedule, generator: torch.Generator | None = None,
                    min_snr_gamma: float | None = 5.0) -> torch.Tensor:
-    """L_simple on a batch, each element weighted by min(SNR, gamma) / SNR when gamma is set (Min-SNR)."""
+    """L_simple on a batch (the target is eps, or v for v-prediction), each element weighted by Min-SNR-gamma
+    when gamma is set: min(SNR, gamma) / SNR for eps, min(SNR, gamma) / (SNR + 1) for v (1 where SNR = 0)."""
     scheduler = schedule.scheduler("ddpm")
     t = torch.randint(0, schedule.train_timesteps, (x0.shape[0],), generator=generator).to(x0.device)  # [B]
     noise = torch.randn(x0.shape, generator=generator).to(x0.device)  # [B,C,H,W]
     x_t = q_sample(x0, t, noise, scheduler.alphas_cumprod)
-    per_element = (denoise(x_t, t, states, pooled) - noise).pow(2).mean(dim=(1, 2, 3))  # [B]
+    target = noise if schedule.prediction == "epsilon" else scheduler.get_velocity(x0, noise, t)  # [B,C,H,W]
+    per_element = (denoise(x_t, t, states, pooled) - target).pow(2).mean(dim=(1, 2, 3))  # [B]
     if min_snr_gamma is not None:
         snr = compute_snr(scheduler, t)  # [B]
-        per_element = per_element * torch.clamp(snr, max=min_snr_gamma) / snr
+        if schedule.prediction == "epsilon":
+            weight = torch.clamp(snr, max=min_snr_gamma) / snr
+        else:
+            weight = torch.where(snr == 0, 1.0, torch.clamp(snr, max=min_snr_gamma) / (snr + 1))
+        per_element = per_element * weight
     return per_element.mean()
 
 

@@ -94,11 +94,16 @@ def warm_start(component: Component, folder: pathlib.Path) -> dict:
     if previous.get("family") != component.family:
         raise CheckpointError(f"{folder} holds a {previous.get('family')!r} model, not {component.family!r}")
     try:
-        component.network.load_state_dict(load_file(folder / component.weights))
+        # modules the new recipe adds (absent from the checkpoint) keep their initial values; a
+        # renamed, removed or reshaped weight is an error
+        result = component.network.load_state_dict(load_file(folder / component.weights), strict=False)
+        if result.unexpected_keys:
+            raise ValueError(f"weights the network does not have: {', '.join(result.unexpected_keys[:3])}")
     except Exception as error:  # shape mismatches when the architecture changed
         raise CheckpointError(f"cannot warm-start from {folder}: {str(error).splitlines()[0]}") from None
     earlier = previous.get("warm_start") or {}
     return {"from": str(folder), "sha256": sha256(folder / component.weights),
+            "new_parameters": sorted(result.missing_keys),
             "prior_steps": previous["training"]["steps"] + earlier.get("prior_steps", 0),
             "prior_wall_time_s": previous["training"]["wall_time_s"] + earlier.get("prior_wall_time_s", 0),
             "prior_commands": earlier.get("prior_commands", []) + [previous["training"]["command"]]}

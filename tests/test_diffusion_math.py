@@ -1,8 +1,10 @@
 """The diffusion mathematics: forward process, guidance, objective."""
+import dataclasses
+
 import pytest
 import torch
 
-from models.diffusion import NoiseSchedule, diffusion_loss, guided, q_sample
+from models.diffusion import NoiseSchedule, diffusion_loss, guided, q_sample, sample
 
 
 @pytest.mark.parametrize("name", ["cosine", "linear"])
@@ -78,3 +80,53 @@ def test_loss_is_mse_to_the_noise_for_a_perfect_and_a_zero_denoiser():
 
     perfect = diffusion_loss(oracle, x0, states, pooled, schedule, torch.Generator().manual_seed(1))
     assert float(perfect) < 1e-8
+
+
+def test_the_unet_reads_the_pooled_vector_once_its_projection_has_learned():
+    from models.ddpm import PRESETS, build_unet, unet_denoiser
+    torch.manual_seed(0)
+    unet = build_unet(dataclasses.replace(PRESETS["tiny"], pooled_conditioning=True), cross_attention_dim=8,
+                      pooled_dim=6).eval()
+    denoise = unet_denoiser(unet)
+    x, t, states = torch.randn(2, 3, 32, 32), torch.tensor([500, 500]), torch.randn(2, 5, 8)
+    one, other = torch.randn(2, 6), torch.randn(2, 6)
+    with torch.no_grad():
+        assert torch.equal(denoise(x, t, states, one), denoise(x, t, states, other))  # zero-initialised
+        torch.nn.init.normal_(unet.class_embedding.linear_2.weight)
+        assert not torch.allclose(denoise(x, t, states, one), denoise(x, t, states, other))
+
+
+V_SCHEDULE = NoiseSchedule("cosine", spacing="trailing", prediction="v_prediction", zero_terminal_snr=True)
+
+
+def oracle_v(x0: torch.Tensor, schedule: NoiseSchedule):
+    """A denoiser that knows x_0: v = (sqrt(abar) x_t - x_0) / sqrt(1 - abar), from x_t = sqrt(abar) x_0 + sqrt(1 - abar) eps."""
+    abar = schedule.alphas_cumprod()
+
+    def denoise(x_t, t, states, pooled):
+        a = abar[t].view(-1, 1, 1, 1)
+        return (a.sqrt() * x_t - x0.expand_as(x_t)) / (1 - a).sqrt()
+    return denoise
+
+
+def test_zero_terminal_snr_starts_sampling_from_pure_noise_and_needs_v_prediction():
+    assert V_SCHEDULE.alphas_cumprod()[-1] == 0  # q(x_T | x_0) = N(0, I): no signal left at T
+    scheduler = V_SCHEDULE.scheduler("ddim")
+    scheduler.set_timesteps(50)
+    assert scheduler.timesteps[0] == V_SCHEDULE.train_timesteps - 1  # trailing: the first step is t = T
+    with pytest.raises(ValueError, match="v-prediction"):
+        NoiseSchedule("cosine", zero_terminal_snr=True)
+
+
+def test_v_objective_is_zero_for_the_true_v_and_ddim_lands_on_its_x0():
+    torch.manual_seed(0)
+    x0 = torch.rand(1, 3, 8, 8) * 2 - 1
+    states, pooled = torch.zeros(4, 2, 3), torch.zeros(4, 5)
+    loss = diffusion_loss(oracle_v(x0, V_SCHEDULE), x0.expand(4, -1, -1, -1), states, pooled, V_SCHEDULE,
+                          torch.Generator().manual_seed(1), min_snr_gamma=5.0)
+    assert loss.item() < 1e-8
+    # every DDIM step predicts x_0 = sqrt(abar) x_t - sqrt(1 - abar) v exactly, so sampling ends there, up to
+    # the noise level of t = 0 where DDIM stops (sqrt(1 - abar_0) = 0.006 on the cosine schedule)
+    images = sample(oracle_v(x0, V_SCHEDULE), states[:1], pooled[:1], states[:1], pooled[:1], (3, 8, 8),
+                    [torch.Generator().manual_seed(2)], V_SCHEDULE, steps=20, guidance=3.0, sampler="ddim")
+    assert (images - x0).abs().max() < 0.05 and x0.abs().max() > 0.9

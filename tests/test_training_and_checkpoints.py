@@ -9,7 +9,7 @@ from safetensors.torch import load_file
 from models import ddpm
 from models.checkpoints import CheckpointError, read_manifest, sha256
 from models.text_encoder import TextEncoder
-from models.training import TrainConfig, train
+from models.training import TrainConfig, train, warm_start
 
 
 @pytest.fixture()
@@ -21,7 +21,7 @@ def text_encoder_folder(tmp_path, tiny_text_encoder):
 
 def tiny_ddpm_component(text_encoder_folder):
     component = ddpm.training_component("tiny", text_encoder_path=text_encoder_folder, name="tiny-ddpm")
-    component.evaluate = component.sample_grid = None  # save-time accuracy and previews are for real models
+    component.evaluate = component.sample_grid = component.watch = None  # accuracy and previews are for real models
     return component
 
 
@@ -89,3 +89,23 @@ def test_a_run_can_start_from_an_exported_checkpoint_and_records_the_history(tmp
         (tmp_path / "other").mkdir()
         (tmp_path / "other" / "generator.json").write_text(json.dumps({"family": "gan", "sha256": {}}))
         train(tiny_ddpm_component(text_encoder_folder), config(1), tmp_path / "third", init_from=tmp_path / "other")
+
+
+def test_a_warm_start_may_add_zero_initialised_modules_but_not_lose_weights(tmp_path, text_encoder_folder):
+    first = tmp_path / "first"
+    train(tiny_ddpm_component(text_encoder_folder), config(1), first, command="first run")
+    wider = ddpm.training_component("tiny", text_encoder_path=text_encoder_folder, name="tiny-ddpm")
+    wider.network = ddpm.build_unet(dataclasses.replace(ddpm.PRESETS["tiny"], pooled_conditioning=True),
+                                    cross_attention_dim=16, pooled_dim=16)
+    record = warm_start(wider, first)
+    assert record["new_parameters"] == [f"class_embedding.linear_{i}.{p}" for i in (1, 2) for p in ("bias", "weight")]
+    old = ddpm.load(first)
+    x, t = torch.randn(2, 3, 32, 32), torch.tensor([900, 10])
+    states, pooled = old.text_encoder(["a red circle on the left", "a blue square"])
+    # the new path starts at zero: the warm-started network computes exactly what the checkpoint did
+    assert torch.equal(ddpm.unet_denoiser(wider.network.eval())(x, t, states, pooled), old.denoise(x, t, states, pooled))
+    # a checkpoint with weights the network lacks is refused
+    wider.export(wider.network, tmp_path / "wide")
+    (tmp_path / "wide" / "generator.json").write_text(json.dumps({"family": "ddpm", "sha256": {}}))
+    with pytest.raises(CheckpointError, match="does not have"):
+        warm_start(tiny_ddpm_component(text_encoder_folder), tmp_path / "wide")
