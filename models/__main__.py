@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan | clip-evaluator")
     p.add_argument("--arch", default=None, help="gan only: stylegan2 (default) | dcgan")
     p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
+    p.add_argument("--text-losses", choices=("on", "off"), default=None,
+                   help="gan only: matching-aware discriminator and the image-text contrastive term for G "
+                        "(default on; off trains on the adversarial loss alone)")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")

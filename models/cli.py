@@ -134,10 +134,12 @@ def cmd_train(args: argparse.Namespace) -> None:
     if args.cooldown is not None and args.cooldown < 0:
         fail("--cooldown must be 0 or more")
     options = {}
-    if args.arch is not None or args.loss is not None:
+    if args.arch is not None or args.loss is not None or args.text_losses is not None:
         if args.model != "gan":
-            fail("--arch and --loss apply to --model gan only")
+            fail("--arch, --loss and --text-losses apply to --model gan only")
         options = {k: v for k, v in (("arch", args.arch), ("loss", args.loss)) if v is not None}
+        if args.text_losses is not None:
+            options["text_losses"] = args.text_losses == "on"
     try:
         component, config, default_out = TRAINABLES[args.model](**options)
     except CheckpointError as error:  # e.g. the frozen text encoder is missing

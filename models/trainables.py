@@ -49,7 +49,7 @@ def _dit():
 TRAINABLES.update({"vae": _vae, "ldm": _ldm, "dit": _dit})
 
 
-def _gan(arch: str = "stylegan2", loss: str = "non-saturating"):
+def _gan(arch: str = "stylegan2", loss: str = "non-saturating", text_losses: bool = True):
     from models.gan import training_component
     stylegan = arch == "stylegan2"
     # the GAN papers' optimisers: Adam(0.5, 0.999) at 2e-4 for DCGAN, Adam(0, 0.99) at 2e-3 for StyleGAN2
@@ -57,7 +57,7 @@ def _gan(arch: str = "stylegan2", loss: str = "non-saturating"):
     config = TrainConfig(steps=3000, batch_size=32, lr=2e-3 if stylegan else 2e-4, warmup_steps=1,
                          betas=(0.0, 0.99) if stylegan else (0.5, 0.999), grad_clip=1e9,
                          ema_decay=0.999 if stylegan else None, checkpoint_every=250, sample_every=500, data_seed=5)
-    return training_component(arch, loss), config, CHECKPOINT_ROOT / "gan"
+    return training_component(arch, loss, text_losses=text_losses), config, CHECKPOINT_ROOT / "gan"
 
 
 TRAINABLES["gan"] = _gan

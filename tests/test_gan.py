@@ -127,3 +127,36 @@ def test_style_mixing_uses_the_second_w_after_the_crossover():
     assert torch.equal(ws[:, 0], ws[:, 2]) and torch.equal(ws[:, 3], ws[:, -1])
     assert not torch.equal(ws[:, 0], ws[:, 3])
     assert torch.allclose(ws[:, 3], g.mapping(mix, c))
+
+
+class FixedEmbeddings:
+    """Stands in for the world CLIP: encode_image returns prescribed embeddings, at logit scale 10."""
+
+    def __init__(self, image_embeddings):
+        self.image_embeddings = image_embeddings
+        self.clip = type("Clip", (), {"logit_scale": torch.tensor(10.0).log()})()
+
+    def encode_image(self, images):
+        return self.image_embeddings
+
+
+def test_contrastive_term_rewards_the_right_caption_and_counts_repeated_captions_as_positives():
+    text = torch.eye(3)  # three orthogonal caption embeddings
+    right = gan.contrastive_loss(FixedEmbeddings(torch.eye(3)), None, text, ["a", "b", "c"])
+    wrong = gan.contrastive_loss(FixedEmbeddings(torch.eye(3)[[1, 2, 0]]), None, text, ["a", "b", "c"])
+    logits = 10 * torch.eye(3)
+    assert right.item() == pytest.approx(-logits.log_softmax(1).diagonal().mean().item(), rel=1e-6)
+    assert wrong.item() > right.item() + 5
+    # images 0 and 1 share a caption: each is half right when it matches either copy of it
+    text = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    shared = gan.contrastive_loss(FixedEmbeddings(text.clone()), None, text, ["a", "a", "b"])
+    log_p = (10 * text @ text.T).log_softmax(1)
+    expected = -(0.5 * (log_p[0, 0] + log_p[0, 1]) + 0.5 * (log_p[1, 0] + log_p[1, 1]) + log_p[2, 2]) / 3
+    assert shared.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+def test_text_losses_are_on_by_default_and_off_leaves_the_adversarial_game_alone():
+    on, off = gan.preset("dcgan", "non-saturating"), gan.preset("dcgan", "non-saturating", text_losses=False)
+    assert on.mismatch and on.contrastive_weight > 0
+    assert not off.mismatch and off.contrastive_weight == 0
+    assert dataclasses.replace(off, mismatch=True, contrastive_weight=on.contrastive_weight) == on
