@@ -45,6 +45,16 @@ def test_unknown_trainable_is_a_one_line_error():
     assert result.returncode != 0 and "Traceback" not in result.stderr and "unknown model" in result.stderr
 
 
+@pytest.mark.parametrize("args, message", [
+    (["--model", "ddpm", "--text-losses", "off"], "apply to --model gan only"),
+    (["--model", "gan", "--arch", "biggan"], "unknown --arch 'biggan'"),
+    (["--model", "gan", "--loss", "hinge"], "unknown --loss 'hinge'"),
+])
+def test_gan_only_training_options_are_one_line_errors(tmp_path, args, message):
+    result = run("train", *args, "--out", str(tmp_path / "out"))
+    assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
+
+
 def test_the_ddpm_checkpoint_ships_with_the_repository():
     assert is_available("ddpm")
 
