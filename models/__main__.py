@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan | clip-evaluator")
     p.add_argument("--arch", default=None, help="gan only: stylegan2 (default) | dcgan")
     p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
+    p.add_argument("--preset", default=None,
+                   help="ddpm only: small (epsilon, cross-attention only) | small-pooled (+ pooled text vector) | "
+                        "small-v (+ v-prediction, zero terminal SNR, trailing timesteps)")
     p.add_argument("--text-losses", choices=("on", "off"), default=None,
                    help="gan only: matching-aware discriminator and the image-text contrastive term for G "
                         "(default on; off trains on the adversarial loss alone)")

@@ -140,6 +140,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         options = {k: v for k, v in (("arch", args.arch), ("loss", args.loss)) if v is not None}
         if args.text_losses is not None:
             options["text_losses"] = args.text_losses == "on"
+    if args.preset is not None:
+        if args.model != "ddpm":
+            fail("--preset applies to --model ddpm only")
+        options["preset"] = args.preset
     try:
         component, config, default_out = TRAINABLES[args.model](**options)
     except CheckpointError as error:  # e.g. the frozen text encoder is missing

@@ -37,7 +37,9 @@ class UNetConfig:
 
 PRESETS = {
     "tiny": UNetConfig(block_out_channels=(16, 32), attention=(False, True), norm_groups=8),  # tests
-    "small": UNetConfig(pooled_conditioning=True, v_prediction=True, min_snr_gamma=None),  # the shipped `ddpm`
+    "small": UNetConfig(),  # the first shipped `ddpm`: epsilon, Min-SNR-5, cross-attention only
+    "small-pooled": UNetConfig(pooled_conditioning=True),  # + the pooled text vector in the timestep embedding
+    "small-v": UNetConfig(pooled_conditioning=True, v_prediction=True, min_snr_gamma=None),  # + v, zero terminal SNR
 }
 
 

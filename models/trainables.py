@@ -12,11 +12,13 @@ def _text_encoder():
     return training_component("tiny"), config, CHECKPOINT_ROOT / "text-encoder"
 
 
-def _ddpm():
-    from models.ddpm import training_component
+def _ddpm(preset: str = "small"):
+    from models.ddpm import PRESETS, training_component
+    if preset not in PRESETS:
+        raise ValueError(f"unknown --preset {preset!r} for ddpm; choose {', '.join(PRESETS)}")
     config = TrainConfig(steps=6000, batch_size=32, lr=1e-3, warmup_steps=200, ema_decay=0.999,
                          caption_dropout=0.1, checkpoint_every=100, sample_every=500, data_seed=2)
-    return training_component(), config, CHECKPOINT_ROOT / "ddpm"
+    return training_component(preset), config, CHECKPOINT_ROOT / "ddpm"
 
 
 TRAINABLES = {"text-encoder": _text_encoder, "ddpm": _ddpm}

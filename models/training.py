@@ -24,7 +24,7 @@ from PIL import Image
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from models.checkpoints import write_manifest
+from models.checkpoints import CheckpointError, write_manifest
 from models.world import ShapesDataset, collate
 
 
@@ -85,7 +85,7 @@ def _logger(path: pathlib.Path) -> logging.Logger:
 
 def warm_start(component: Component, folder: pathlib.Path) -> dict:
     """Load a previously exported checkpoint's weights into the network; return what the manifest records."""
-    from models.checkpoints import CheckpointError, read_manifest, sha256
+    from models.checkpoints import read_manifest, sha256
 
     if component.weights is None:
         raise CheckpointError(f"{component.name} cannot be warm-started")
@@ -136,7 +136,12 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
         saved = json.loads((state_dir / "state.json").read_text())
         step, wall, warm = saved["step"], saved["wall_time_s"], saved.get("warm_start")
         running = saved.get("running_loss")
-        network.load_state_dict(load_file(state_dir / "network.safetensors"))
+        try:
+            network.load_state_dict(load_file(state_dir / "network.safetensors"))
+        except RuntimeError as error:  # another architecture or preset than the run was started with
+            raise CheckpointError(f"cannot resume from {state_dir}: it holds another network than this command "
+                                  f"builds ({str(error).splitlines()[1].strip()}); use the run's own options or "
+                                  f"another --out") from None
         optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
         schedule.load_state_dict(saved["schedule"])
         if ema is not None:

@@ -49,8 +49,10 @@ def test_unknown_trainable_is_a_one_line_error():
     (["--model", "ddpm", "--text-losses", "off"], "apply to --model gan only"),
     (["--model", "gan", "--arch", "biggan"], "unknown --arch 'biggan'"),
     (["--model", "gan", "--loss", "hinge"], "unknown --loss 'hinge'"),
+    (["--model", "ddpm", "--preset", "huge"], "unknown --preset 'huge'"),
+    (["--model", "gan", "--preset", "small"], "applies to --model ddpm only"),
 ])
-def test_gan_only_training_options_are_one_line_errors(tmp_path, args, message):
+def test_family_specific_training_options_are_one_line_errors(tmp_path, args, message):
     result = run("train", *args, "--out", str(tmp_path / "out"))
     assert result.returncode != 0 and message in result.stderr and "Traceback" not in result.stderr
 

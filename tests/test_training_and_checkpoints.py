@@ -109,3 +109,13 @@ def test_a_warm_start_may_add_zero_initialised_modules_but_not_lose_weights(tmp_
     (tmp_path / "wide" / "generator.json").write_text(json.dumps({"family": "ddpm", "sha256": {}}))
     with pytest.raises(CheckpointError, match="does not have"):
         warm_start(tiny_ddpm_component(text_encoder_folder), tmp_path / "wide")
+
+
+def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, text_encoder_folder):
+    out = tmp_path / "run"
+    train(tiny_ddpm_component(text_encoder_folder), config(1), out, command="first")
+    other = tiny_ddpm_component(text_encoder_folder)
+    other.network = ddpm.build_unet(dataclasses.replace(ddpm.PRESETS["tiny"], pooled_conditioning=True),
+                                    cross_attention_dim=16, pooled_dim=16)
+    with pytest.raises(CheckpointError, match="cannot resume .* another network"):
+        train(other, config(2), out, command="second")
