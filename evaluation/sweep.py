@@ -162,7 +162,7 @@ def run(options: RunOptions) -> dict:
     from evaluation.clip_score import ClipScorer
     from evaluation.features import check_available
     from evaluation.prompts import load_prompts
-    from models.registry import load
+    from models.registry import checkpoint_fingerprint, load
 
     rank, world_size = distributed()
     device = ("cuda" if torch.cuda.is_available() else "cpu") if options.device == "auto" else options.device
@@ -172,11 +172,23 @@ def run(options: RunOptions) -> dict:
     prompts = load_prompts(options.prompts)
     for kind in options.features:  # fail before generating anything, but load the extractors only when needed
         check_available(kind, options.inception_weights)
-    previous = pathlib.Path(options.out) / "run.json"
-    if previous.is_file() and json.loads(previous.read_text()).get("prompts") != options.prompts:
-        raise ValueError(f"{options.out} holds a run on prompts {json.loads(previous.read_text()).get('prompts')!r}, "
+    previous_path = pathlib.Path(options.out) / "run.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
+    if previous and previous.get("prompts") != options.prompts:
+        raise ValueError(f"{options.out} holds a run on prompts {previous.get('prompts')!r}, "
                          f"not {options.prompts!r}: choose another --out")
+    # images already in the store were made by the checkpoints recorded here; a retrained model must not
+    # pass its predecessor's images off as its own
+    checkpoints = dict(previous.get("checkpoints", {}))
+    for name in options.models:
+        now = checkpoint_fingerprint(name)
+        if name in checkpoints and now is not None and checkpoints[name] != now:
+            raise ValueError(f"{options.out} holds images of {name} from another checkpoint (weights "
+                             f"{checkpoints[name]}, now {now}): choose another --out")
+        checkpoints[name] = now
     store = RunStore(options.out, rank)
+    if rank == 0:  # record the checkpoints before the first image, so that a crash keeps them
+        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
     rows = store.repair() if rank == 0 else None
     barrier()
     rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
@@ -196,7 +208,7 @@ def run(options: RunOptions) -> dict:
               for item in plan(name, grid, prompts, options.n, options.seed)}
     rows = {k: r for k, r in store.rows().items() if k in wanted}  # this command's grid, not older ones
     if rank == 0:
-        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts)})
+        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
     report_path = finish(store.root, rows, options, (rank, world_size))
     return {"generated": generated, "images": len(rows), "report": report_path}
 

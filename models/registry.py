@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from typing import Callable
 
 from models import hub
@@ -68,3 +70,13 @@ def load(name: str, device: str = "cpu"):
         raise CheckpointError(f"{name} has no checkpoint in {CHECKPOINT_ROOT / name}: "
                               f"run `python -m models train --model {name}`")
     return BUILTIN[name][0](device)
+
+
+def checkpoint_fingerprint(name: str) -> str | None:
+    """A short digest of a built-in checkpoint's weight hashes (from its manifest, nothing loaded);
+    None for hub models and missing checkpoints. It changes when the model is retrained."""
+    path = CHECKPOINT_ROOT / name / MANIFEST
+    if name not in BUILTIN or not path.is_file():
+        return None
+    hashes = json.loads(path.read_text()).get("sha256", {})
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]

@@ -2,6 +2,7 @@
 crash safety (in-process and with SIGKILL), metrics and reports."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -175,6 +176,18 @@ def test_run_writes_everything_once_and_a_rerun_generates_nothing(tmp_path, eval
     assert "data:image/png;base64," in html and "<table>" in html  # self-contained
     csv_lines = (tmp_path / "run" / "images.csv").read_text().splitlines()
     assert len(csv_lines) == 13 and csv_lines[0].startswith("key,model,family")
+
+
+def test_a_retrained_model_cannot_reuse_its_predecessors_images(tmp_path, evaluator_clip, tiny_registry, monkeypatch):
+    import models.registry
+    monkeypatch.setattr(models.registry, "checkpoint_fingerprint", lambda name: "weights-v1")
+    options = dataclasses.replace(_options(tmp_path / "run"), n=1, guidance=[3.0])
+    assert run(options)["generated"] == 3
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["checkpoints"] == {"tiny": "weights-v1"}
+    assert run(options)["generated"] == 0  # same checkpoint: nothing to redo
+    monkeypatch.setattr(models.registry, "checkpoint_fingerprint", lambda name: "weights-v2")
+    with pytest.raises(ValueError, match="images of tiny from another checkpoint"):
+        run(options)
 
 
 def test_seeds_are_per_prompt_and_sample_and_shared_across_settings(tmp_path, evaluator_clip, tiny_registry):
