@@ -112,8 +112,11 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ddpm", text_encoder: TextEnco
         raise CheckpointError(f"cannot load {folder / 'unet'}: {str(error).splitlines()[0]}") from None
     schedule = NoiseSchedule(**manifest["schedule"])
     info = diffusion_info(manifest["name"], "ddpm", parameter_count(unet) + text_encoder.parameter_count(),
-                          description="pixel-space DDPM: U-Net with cross-attention to text tokens, "
-                                      f"{schedule.name} schedule, classifier-free guidance")
+                          description="pixel-space DDPM: U-Net with cross-attention to text tokens"
+                                      + (" and the pooled text vector" if unet.config.class_embed_type else "")
+                                      + f", {schedule.name} schedule"
+                                      + (", v-prediction with zero terminal SNR" if schedule.zero_terminal_snr else "")
+                                      + ", classifier-free guidance")
     return DiffusionGenerator(info, unet_denoiser(unet.to(device)), text_encoder.to(device), schedule,
                               sample_shape=(3, 32, 32), device=device)
 
