@@ -127,11 +127,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 def _statistics_of(source: str, features: str, inception_weights: str | None):
     import pathlib
 
-    import numpy as np
-    import torch
     from PIL import Image
 
-    from evaluation.features import as_uint8, extractor, load_statistics, statistics
+    from evaluation.features import extractor, image_features, load_statistics, statistics
     from evaluation.metrics import folder_images
 
     path = pathlib.Path(source)
@@ -141,14 +139,9 @@ def _statistics_of(source: str, features: str, inception_weights: str | None):
         return load_statistics(path)
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither an image folder nor an .npz of statistics")
-    model = extractor(features, inception_weights)
-    images = folder_images(path)
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, len(images), 64):
-            batch = [Image.open(p).convert("RGB") for p in images[start:start + 64]]
-            chunks.append(model(as_uint8(batch)).double().numpy())
-    return statistics(np.concatenate(chunks))
+    features = image_features(extractor(features, inception_weights), folder_images(path),
+                              lambda file: Image.open(file).convert("RGB"))
+    return statistics(features)
 
 
 def cmd_fid(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -101,6 +102,17 @@ def extractor(kind: str, inception_weights: str | None = None) -> torch.nn.Modul
 def as_uint8(images: list[Image.Image]) -> torch.Tensor:
     """PIL images -> uint8 [B, 3, H, W]."""
     return torch.from_numpy(np.stack([np.asarray(im.convert("RGB")) for im in images])).permute(0, 3, 1, 2).contiguous()
+
+
+def image_features(model: torch.nn.Module, items: Sequence, load: Callable = lambda item: item,
+                   batch: int = 64) -> np.ndarray:
+    """[len(items), D] float64 features, `batch` images at a time; `load(item) -> PIL.Image` (paths, ids)."""
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(items), batch):
+            images = [load(item) for item in items[start:start + batch]]
+            chunks.append(model(as_uint8(images)).double().cpu().numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0))
 
 
 # ---------------------------------------------------------------- Gaussian statistics

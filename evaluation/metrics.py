@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluation.features import as_uint8, frechet_distance, load_statistics
+from evaluation.features import frechet_distance, image_features, load_statistics
 from evaluation.references import reference_image
 
 BOOTSTRAP_SAMPLES = 1000
@@ -50,11 +50,8 @@ class FeatureCache:
     def features(self, ids: list[str], load) -> np.ndarray:
         """[len(ids), D] float64; `load(id) -> PIL.Image` for ids not seen before."""
         missing = [i for i in dict.fromkeys(ids) if i not in self.known]
-        for start in range(0, len(missing), self.batch):
-            chunk = missing[start:start + self.batch]
-            with torch.no_grad():
-                values = self.extractor(as_uint8([load(i) for i in chunk])).double().cpu().numpy()
-            self.known.update(zip(chunk, values))
+        if missing:
+            self.known.update(zip(missing, image_features(self.extractor, missing, load, self.batch)))
             self.dirty = True
         return np.stack([self.known[i] for i in ids])
 

@@ -140,7 +140,7 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
             network.load_state_dict(load_file(state_dir / "network.safetensors"))
         except RuntimeError as error:  # another architecture or preset than the run was started with
             raise CheckpointError(f"cannot resume from {state_dir}: it holds another network than this command "
-                                  f"builds ({str(error).splitlines()[1].strip()}); use the run's own options or "
+                                  f"builds ({str(error).strip().splitlines()[-1].strip()}); use the run's own options or "
                                   f"another --out") from None
         optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
         schedule.load_state_dict(saved["schedule"])

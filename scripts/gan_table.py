@@ -16,21 +16,15 @@ import sys
 import time
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from evaluation.accuracy import judge, single_prompts  # noqa: E402
-from evaluation.features import as_uint8, extractor, frechet_distance, statistics  # noqa: E402
+from evaluation.features import extractor, frechet_distance, image_features, statistics  # noqa: E402
 from evaluation.metrics import bootstrap  # noqa: E402
 from evaluation.references import reference_image  # noqa: E402
 from models import gan  # noqa: E402
 from models.checkpoints import read_manifest  # noqa: E402
-
-
-def world_features(model, images) -> np.ndarray:
-    with torch.no_grad():
-        return np.concatenate([model(as_uint8(images[i:i + 64])).numpy() for i in range(0, len(images), 64)])
 
 
 def row(folder: pathlib.Path, prompts: list[str], features, real_stats) -> dict:
@@ -47,7 +41,7 @@ def row(folder: pathlib.Path, prompts: list[str], features, real_stats) -> dict:
     return {"arch": config["arch"], "loss": config["loss"], "text losses": "on" if text_losses else "off",
             "steps": manifest["training"]["steps"], "wall": manifest["training"]["wall_time_s"],
             "color_shape": color_shape, "full": float(np.mean([v["full"] for v in verdicts])),
-            "fid": frechet_distance(*statistics(world_features(features, images)), *real_stats), "speed": speed}
+            "fid": frechet_distance(*statistics(image_features(features, images)), *real_stats), "speed": speed}
 
 
 def main() -> None:
@@ -58,7 +52,7 @@ def main() -> None:
     args = parser.parse_args()
     prompts = single_prompts(args.prompts)
     features = extractor("world")
-    real_stats = statistics(world_features(features, [reference_image(p, i) for i, p in enumerate(prompts)]))
+    real_stats = statistics(image_features(features, [reference_image(p, i) for i, p in enumerate(prompts)]))
     lines = ["| arch | loss | text losses | steps × 32 | train wall | color+shape [95 % CI] | all asked | "
              "FID (world) | img/s |", "|---|---|---|---|---|---|---|---|---|"]
     for folder in args.folders:
