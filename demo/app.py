@@ -15,7 +15,7 @@ from demo.about import LATEX, about_markdown
 from demo.evaluation_tab import add_tab
 from models.checkpoints import CheckpointError
 from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
-from models.planner import make_planner
+from models.text.planners import make_planner
 from models.registry import available, load
 
 EXAMPLES = [

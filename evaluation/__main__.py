@@ -19,9 +19,9 @@ def _floats(text: str) -> list[float]:
 
 def cmd_accuracy(args: argparse.Namespace) -> None:
     from evaluation import paraphrases
-    from evaluation.accuracy import score, world_prompts
+    from world.accuracy import score, world_prompts
     from models.checkpoints import CheckpointError
-    from models.planner import make_planner
+    from models.text.planners import make_planner
     from models.registry import load
 
     if not 1 <= args.n <= 10_000:

@@ -19,8 +19,8 @@ class ClipScorer:
         self.spec, self.device = spec, device
         if spec == "world":
             from models.checkpoints import CheckpointError
-            from models.text_encoder import TextEncoder
-            from models.world import to_tensor
+            from models.text.encoder import TextEncoder
+            from world import to_tensor
             try:
                 encoder = TextEncoder.from_pretrained(evaluator_clip_path())
             except CheckpointError as error:

@@ -47,7 +47,7 @@ class WorldFeatures(torch.nn.Module):
         super().__init__()
         folder = folder or evaluator_clip_path()
         from models.checkpoints import CheckpointError
-        from models.text_encoder import TextEncoder
+        from models.text.encoder import TextEncoder
         try:
             self.clip = TextEncoder.from_pretrained(folder).clip
         except CheckpointError as error:

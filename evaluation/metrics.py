@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from evaluation.features import frechet_distance, image_features, load_statistics
-from evaluation.references import reference_image
+from world.references import reference_image
 
 BOOTSTRAP_SAMPLES = 1000
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}

@@ -11,8 +11,8 @@ import dataclasses
 import json
 import pathlib
 
-from evaluation.accuracy import world_prompts
-from models.world import parse_caption
+from world.accuracy import world_prompts
+from world import parse_caption
 
 WORLD_TASKS = ("single", "pair", "count", "novel")
 # name -> prompts per task; categories are the tasks

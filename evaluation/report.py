@@ -17,7 +17,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from evaluation.references import reference_image  # noqa: E402
+from world.references import reference_image  # noqa: E402
 
 GRID_PROMPTS = 8
 GRID_SCALE = 3  # 32x32 images shown at 96x96

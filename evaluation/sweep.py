@@ -17,7 +17,7 @@ import time
 import torch
 from tqdm import tqdm
 
-from evaluation.accuracy import judge
+from world.accuracy import judge
 from evaluation.prompts import PromptItem
 from evaluation.store import RunStore
 

@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from models.world import WORLD_VERSION
+from world import WORLD_VERSION
 
 CHECKPOINT_ROOT = pathlib.Path(__file__).parent / "checkpoints"
 MANIFEST = "generator.json"

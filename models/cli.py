@@ -101,7 +101,7 @@ def cmd_list(args: argparse.Namespace) -> None:
 def cmd_plan(args: argparse.Namespace) -> None:
     import json
 
-    from models.planner import make_planner
+    from models.text.planners import make_planner
 
     try:
         planner = make_planner(args.planner)

@@ -54,6 +54,11 @@ def image_generator(seed: int, index: int, device: str | torch.device = "cpu") -
     return torch.Generator(device=device).manual_seed((int(seed) * 1_000_003 + int(index)) % (2**63))
 
 
+def parameter_count(*modules) -> int:
+    """Every weight of the given networks: GeneratorInfo.parameters."""
+    return sum(p.numel() for m in modules for p in m.parameters())
+
+
 def check_request(info: GeneratorInfo, prompts: Sequence[str], seed: int, steps: int | None,
                   guidance_scale: float | None, sampler: str | None) -> tuple[int, float, str | None]:
     """Validate one request; return (steps, guidance, sampler) with defaults filled in."""

@@ -12,19 +12,19 @@ from models.checkpoints import CHECKPOINT_ROOT, MANIFEST, CheckpointError
 
 
 def _ddpm(device: str):
-    from models import ddpm
+    from models.diffusion import pixel as ddpm
     return ddpm.load(CHECKPOINT_ROOT / "ddpm", device=device)
 
 
 def _latent(name: str):
     def loader(device: str):
-        from models import latent
+        from models.diffusion import latent
         return latent.load(CHECKPOINT_ROOT / name, device=device)
     return loader
 
 
 def _gan(device: str):
-    from models import gan
+    from models.gan import family as gan
     return gan.load(CHECKPOINT_ROOT / "gan", device=device)
 
 

@@ -6,14 +6,15 @@ from models.training import TrainConfig
 
 
 def _text_encoder():
-    from models.text_encoder import training_component
+    from models.text.encoder import training_component
     config = TrainConfig(steps=1200, batch_size=128, lr=1e-3, warmup_steps=100, weight_decay=0.1,
                          ema_decay=None, checkpoint_every=200, sample_every=10**9, data_seed=1)
     return training_component("tiny"), config, CHECKPOINT_ROOT / "text-encoder"
 
 
 def _ddpm(preset: str = "small"):
-    from models.ddpm import PRESETS, training_component
+    from models.diffusion.unet import PRESETS
+    from models.diffusion.pixel import training_component
     if preset not in PRESETS:
         raise ValueError(f"unknown --preset {preset!r} for ddpm; choose {', '.join(PRESETS)}")
     config = TrainConfig(steps=6000, batch_size=32, lr=1e-3, warmup_steps=200, ema_decay=0.999,
@@ -25,7 +26,7 @@ TRAINABLES = {"text-encoder": _text_encoder, "ddpm": _ddpm}
 
 
 def _vae():
-    from models.vae import DEFAULT_PATH, training_component
+    from models.diffusion.vae import DEFAULT_PATH, training_component
     config = TrainConfig(steps=1500, batch_size=32, lr=5e-4, warmup_steps=100, ema_decay=0.999,
                          checkpoint_every=200, sample_every=10**9, data_seed=3)
     return training_component("small"), config, DEFAULT_PATH
@@ -39,12 +40,12 @@ def _latent_config() -> TrainConfig:
 
 
 def _ldm():
-    from models.latent import training_component
+    from models.diffusion.latent import training_component
     return training_component("unet"), _latent_config(), CHECKPOINT_ROOT / "ldm"
 
 
 def _dit():
-    from models.latent import training_component
+    from models.diffusion.latent import training_component
     return training_component("dit"), _latent_config(), CHECKPOINT_ROOT / "dit"
 
 
@@ -52,7 +53,7 @@ TRAINABLES.update({"vae": _vae, "ldm": _ldm, "dit": _dit})
 
 
 def _gan(arch: str = "stylegan2", loss: str = "non-saturating", text_losses: bool = True):
-    from models.gan import training_component
+    from models.gan.training import training_component
     stylegan = arch == "stylegan2"
     # the GAN papers' optimisers: Adam(0.5, 0.999) at 2e-4 for DCGAN, Adam(0, 0.99) at 2e-3 for StyleGAN2
     # (equalised learning rate); no EMA for DCGAN, whose batch-norm statistics belong to the raw weights
@@ -66,7 +67,7 @@ TRAINABLES["gan"] = _gan
 
 
 def _clip_evaluator():
-    from models.text_encoder import training_component
+    from models.text.encoder import training_component
     # the evaluation suite's CLIP (CLIP score, world FID features): a wider, deeper configuration, its own
     # initial weights and its own data stream, so no generator is graded by the encoder it was trained with
     config = TrainConfig(steps=1500, batch_size=128, lr=1e-3, warmup_steps=100, weight_decay=0.1,

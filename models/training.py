@@ -25,7 +25,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from models.checkpoints import CheckpointError, write_manifest
-from models.world import ShapesDataset, collate
+from world import ShapesDataset, collate
 
 
 @dataclasses.dataclass

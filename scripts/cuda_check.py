@@ -77,7 +77,7 @@ def main() -> None:
             print(f"{kind:<10}{cpu_rate:>16.2f}{gpu_rate:>17.2f}{gpu_rate / cpu_rate:>8.1f}"
                   f"{difference(cpu_images, gpu_images):>18.2f}{difference(cpu_images, gpu32_images):>21.2f}  {dtype}")
 
-    from evaluation.accuracy import single_object_accuracy
+    from world.accuracy import single_object_accuracy
     from models.registry import BUILTIN, is_available
 
     for name in [n for n in args.models.split(",") if n in BUILTIN and is_available(n)]:

@@ -19,11 +19,11 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from evaluation.accuracy import judge, single_prompts  # noqa: E402
+from world.accuracy import judge, single_prompts  # noqa: E402
 from evaluation.features import extractor, frechet_distance, image_features, statistics  # noqa: E402
 from evaluation.metrics import bootstrap  # noqa: E402
-from evaluation.references import reference_image  # noqa: E402
-from models import gan  # noqa: E402
+from world.references import reference_image  # noqa: E402
+from models.gan import family as gan  # noqa: E402
 from models.checkpoints import read_manifest  # noqa: E402
 
 

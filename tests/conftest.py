@@ -4,10 +4,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from models.ddpm import PRESETS, build_unet, unet_denoiser
-from models.diffusion import NoiseSchedule
-from models.diffusion_generator import DiffusionGenerator, diffusion_info
-from models.text_encoder import TextEncoder, TextEncoderConfig
+from models.diffusion.unet import PRESETS, build_unet, unet_denoiser
+from models.diffusion.schedule import NoiseSchedule
+from models.diffusion.generator import DiffusionGenerator, diffusion_info
+from models.text.encoder import TextEncoder, TextEncoderConfig
 
 TINY_TEXT = TextEncoderConfig(embed_dim=16, context_length=24, text_width=16, text_heads=2, text_layers=1,
                               vision_width=16, vision_layers=1, vision_head_width=8)

@@ -1,8 +1,8 @@
 """The judge behind compositional accuracy: right on ground truth, wrong on a mismatched caption."""
-from evaluation.accuracy import judge, single_prompts
+from world.accuracy import judge, single_prompts
 import numpy as np
 
-from models.world import HELD_OUT, WorldObject, make_object, parse_caption, render, sample_scene, scene_rng
+from world import HELD_OUT, WorldObject, make_object, parse_caption, render, sample_scene, scene_rng
 
 
 def test_rendered_scenes_are_judged_correct_for_their_own_captions():
@@ -60,8 +60,8 @@ class ReplayGenerator:
 
 
 def test_planner_turns_free_text_into_captions_a_perfect_generator_draws():
-    from evaluation.accuracy import score
-    from models.planner import RulePlanner
+    from world.accuracy import score
+    from models.text.planner import RulePlanner
 
     typed = ["draw a crimson ball up in the left corner", "a big yellow triangle, centred", "a photo of a dog"]
     meant = ["a red circle in the top left", "a large yellow triangle in the center", "a red circle"]

@@ -4,7 +4,8 @@ import dataclasses
 import pytest
 import torch
 
-from models.diffusion import NoiseSchedule, diffusion_loss, guided, q_sample, sample
+from models.diffusion.schedule import NoiseSchedule, diffusion_loss, q_sample
+from models.diffusion.guidance import guided, sample
 
 
 @pytest.mark.parametrize("name", ["cosine", "linear"])
@@ -83,7 +84,7 @@ def test_loss_is_mse_to_the_noise_for_a_perfect_and_a_zero_denoiser():
 
 
 def test_the_unet_reads_the_pooled_vector_once_its_projection_has_learned():
-    from models.ddpm import PRESETS, build_unet, unet_denoiser
+    from models.diffusion.unet import PRESETS, build_unet, unet_denoiser
     torch.manual_seed(0)
     unet = build_unet(dataclasses.replace(PRESETS["tiny"], pooled_conditioning=True), cross_attention_dim=8,
                       pooled_dim=6).eval()

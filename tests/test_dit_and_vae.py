@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from models.dit import PRESETS as DIT_PRESETS
-from models.dit import DiT, DiTBlock, patchify, unpatchify
-from models.vae import PRESETS as VAE_PRESETS
-from models.vae import build_vae, decode, encode, measure_scaling_factor
+from models.diffusion.dit import PRESETS as DIT_PRESETS
+from models.diffusion.dit import DiT, DiTBlock, patchify, unpatchify
+from models.diffusion.vae import PRESETS as VAE_PRESETS
+from models.diffusion.vae import build_vae, decode, encode, measure_scaling_factor
 
 
 def test_patchify_then_unpatchify_is_the_identity():
@@ -66,9 +66,9 @@ def test_latent_generators_train_save_load_and_sample_behind_the_contract(tmp_pa
     """Both backbones on one tiny VAE and one text encoder: one training step, export, load, generate."""
     import numpy as np
 
-    from models import latent
+    from models.diffusion import latent
     from models.training import TrainConfig, train
-    from models.vae import build_vae
+    from models.diffusion.vae import build_vae
 
     tiny_text_encoder.save_pretrained(tmp_path / "text-encoder")
     torch.manual_seed(0)

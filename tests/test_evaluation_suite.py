@@ -17,12 +17,12 @@ import torch
 
 from evaluation import features
 from evaluation.__main__ import main as evaluation_main
-from evaluation.accuracy import judge
+from world.accuracy import judge
 from evaluation.prompts import PromptSetError, load_prompts
-from evaluation.references import reference_image
+from world.references import reference_image
 from evaluation.store import RunStore
 from evaluation.sweep import RunOptions, run
-from models.text_encoder import TextEncoder
+from models.text.encoder import TextEncoder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 

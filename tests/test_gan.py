@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from models import gan
-from models.gan_losses import (CLIP, GP_WEIGHT, discriminator_loss, generator_loss, gradient_penalty)
-from models.gan_networks import ModulatedConv2d, StyleGAN2Generator
+from models.gan import family as gan
+from models.gan.losses import CLIP, GP_WEIGHT, discriminator_loss, generator_loss, gradient_penalty
+from models.gan.stylegan2 import ModulatedConv2d, StyleGAN2Generator
 from models.training import TrainConfig, train
 
 
@@ -79,7 +79,7 @@ def tiny_component(folder, arch, loss):
 
 
 def batch(n=4):
-    from models.world import ShapesDataset, collate
+    from world import ShapesDataset, collate
     dataset = ShapesDataset(seed=0)
     images, captions, _ = collate([dataset[i] for i in range(n)])
     return images, captions

@@ -10,9 +10,10 @@ import threading
 
 import pytest
 
-from models.planner import RulePlanner, layout_of, make_planner
-from models.planner_llm import ChatPlanner, LocalLMPlanner, caption_in
-from models.world import COLORS, NUMBERS, POSITIONS, RELATIONS, SHAPES, parse_caption
+from models.text.planner import RulePlanner, layout_of
+from models.text.planners import make_planner
+from models.text.planner_llm import ChatPlanner, LocalLMPlanner, caption_in
+from world import COLORS, NUMBERS, POSITIONS, RELATIONS, SHAPES, parse_caption
 
 from evaluation import paraphrases as paraphrase_set
 

@@ -7,7 +7,7 @@ at most faintly by this small, briefly trained model.
 import numpy as np
 import pytest
 
-from evaluation.accuracy import judge
+from world.accuracy import judge
 from models.registry import load
 
 

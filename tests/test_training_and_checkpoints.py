@@ -6,9 +6,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from models import ddpm
+from models.diffusion import pixel as ddpm
 from models.checkpoints import CheckpointError, read_manifest, sha256
-from models.text_encoder import TextEncoder
+from models.text.encoder import TextEncoder
 from models.training import TrainConfig, train, warm_start
 
 

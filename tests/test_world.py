@@ -5,9 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation.detector import detect
-from models.world import (COLORS, HELD_OUT, POSITIONS, SHAPES, SIZES, ShapesDataset, WorldObject, cell_center,
-                          geometric_centroid, parse_caption, render, sample_scene, scene_rng)
+from world.detector import detect
+from world import COLORS, HELD_OUT, POSITIONS, SHAPES, SIZES, ShapesDataset, WorldObject, cell_center, geometric_centroid, parse_caption, render, sample_scene, scene_rng
 
 
 def centroid(image):

@@ -1,114 +1,22 @@
-"""The GAN family behind the generator contract: training component, collapse watch, loading.
-
-`python -m models train --model gan --arch dcgan|stylegan2 --loss non-saturating|minimax|wgan|wgan-gp`.
-Guidance does not apply to a GAN; its fidelity/diversity knob is truncation psi (towards the mean w of
-the prompt for StyleGAN2, towards the mean z = 0 for DCGAN), passed as `truncation=` to generate().
-"""
+"""Training the GAN family: the alternating D and G phases, the text losses and the collapse watch."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import pathlib
-from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manifest, resolve_pin
-from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
-from models.gan_losses import (DEFAULT_LOSS, LOSSES, clip_weights, discriminator_loss, generator_loss,
-                               gradient_penalty, path_length_penalty, r1_penalty)
-from models.gan_networks import (DCGANDiscriminator, DCGANGenerator, StyleGAN2Discriminator,
-                                 StyleGAN2Generator)
-from models.text_encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
-from models.text_encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
-from models.text_encoder import TextEncoder
-from models.world import to_image
-
-ARCHS = ("dcgan", "stylegan2")
-WEIGHTS = "generator/model.safetensors"
-
-
-@dataclasses.dataclass
-class GANConfig:
-    arch: str = "stylegan2"
-    loss: str = DEFAULT_LOSS
-    z_dim: int = 64
-    n_critic: int = 1  # D steps per G step (5 for the WGANs, as in their papers)
-    r1_gamma: float = 0.0  # R1 on real images, applied lazily every r1_every steps (StyleGAN2: on)
-    r1_every: int = 16
-    pl_weight: float = 0.0  # path-length regularisation, lazily every pl_every steps (StyleGAN2: on)
-    pl_every: int = 4
-    style_mixing: float = 0.0  # chance a batch mixes two w's at a random layer (StyleGAN2: 0.9)
-    width: int = 64  # DCGAN base channels
-    # text losses (GAN-INT-CLS's matching-aware D, XMC-GAN's image-text contrastive term for G); without them
-    # D wins on realism alone and G learns to ignore the caption (23 % color+shape, 300 prompts, 3,000 steps)
-    mismatch: bool = True  # D also scores real images under another image's caption as fake
-    contrastive_weight: float = 1.0  # G: InfoNCE between the world CLIP's embedding of G(z, c) and the captions
-
-
-def preset(arch: str, loss: str, text_losses: bool = True) -> GANConfig:
-    if not text_losses:
-        return dataclasses.replace(preset(arch, loss), mismatch=False, contrastive_weight=0.0)
-    if arch not in ARCHS:
-        raise ValueError(f"unknown --arch {arch!r}; choose {', '.join(ARCHS)}")
-    if loss not in LOSSES:
-        raise ValueError(f"unknown --loss {loss!r}; choose {', '.join(LOSSES)}")
-    critic_steps = 5 if loss.startswith("wgan") else 1
-    if arch == "stylegan2":
-        # R1 is for the cross-entropy games; a WGAN critic gets its own constraint (clipping or GP)
-        return GANConfig(arch, loss, n_critic=critic_steps, r1_gamma=0.0 if loss.startswith("wgan") else 0.5,
-                         pl_weight=2.0, style_mixing=0.9)
-    return GANConfig(arch, loss, n_critic=critic_steps)
-
-
-def build(config: GANConfig, cond_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
-    if config.arch == "dcgan":
-        return (DCGANGenerator(config.z_dim, cond_dim, config.width),
-                DCGANDiscriminator(cond_dim, config.width, batch_norm=config.loss != "wgan-gp"))
-    return StyleGAN2Generator(config.z_dim, cond_dim), StyleGAN2Discriminator(cond_dim)
-
-
-# ---------------------------------------------------------------- generation
-class GANGenerator:
-    """One generator forward per image; image i uses z drawn from image_generator(seed, i) alone."""
-
-    def __init__(self, info: GeneratorInfo, network: torch.nn.Module, config: GANConfig, text_encoder: TextEncoder,
-                 device: str = "cpu"):
-        self.info, self.network, self.config, self.text_encoder, self.device = info, network, config, text_encoder, device
-
-    @torch.no_grad()
-    def center_of(self, pooled: torch.Tensor, samples: int = 256) -> torch.Tensor | None:
-        """The mean w of one prompt (what StyleGAN2 truncation pulls towards); None for DCGAN (mean z = 0)."""
-        if self.config.arch != "stylegan2":
-            return None
-        z = torch.randn((samples, self.config.z_dim), generator=torch.Generator().manual_seed(0)).to(self.device)
-        return self.network.mapping(z, pooled.expand(samples, -1)).mean(0)
-
-    @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, truncation: float = 1.0) -> list[Image.Image]:
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)  # guidance and steps do not apply
-        if not isinstance(truncation, (int, float)) or not 0 <= truncation <= 2:
-            raise GenerationError(f"truncation psi must be a number from 0 to 2, got {truncation!r}")
-        images: list[Image.Image] = []
-        for index, prompt in enumerate(prompts):
-            generator = image_generator(seed, index)
-            z = torch.randn((1, self.config.z_dim), generator=generator).to(self.device)  # [1, z]
-            _, pooled = self.text_encoder([prompt])  # [1, E]
-            if self.config.arch == "stylegan2":
-                ws = self.network.ws(z, pooled, truncation, w_center=self.center_of(pooled))
-                x = self.network.synthesis(ws, generator)
-            else:
-                x = self.network(z * truncation, pooled)  # DCGAN: towards the mean z = 0
-            images.append(to_image(x[0]))
-            if on_step is not None:
-                on_step(index + 1, len(prompts), list(images))
-        return images
-
+from models.checkpoints import pin
+from models.gan.family import WEIGHTS, GANConfig, GANGenerator, build, gan_info, load, preset
+from models.gan.losses import (DEFAULT_LOSS, clip_weights, discriminator_loss, generator_loss, gradient_penalty,
+                               path_length_penalty, r1_penalty)
+from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
+from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
+from models.text.encoder import TextEncoder
 
 def contrastive_loss(encoder: TextEncoder, images: torch.Tensor, text: torch.Tensor, captions: list[str]
                      ) -> torch.Tensor:
@@ -121,39 +29,14 @@ def contrastive_loss(encoder: TextEncoder, images: torch.Tensor, text: torch.Ten
     return -(same / same.sum(1, keepdim=True) * logits.log_softmax(dim=1)).sum(1).mean()
 
 
-def gan_info(name: str, config: GANConfig, parameters: int) -> GeneratorInfo:
-    return GeneratorInfo(
-        name=name, family="gan", conditioning="text", resolution=32, parameters=parameters, default_steps=1,
-        default_guidance=0.0, guidance_applies=False,
-        description=f"{config.arch} GAN, {config.loss} loss, conditioned on the pooled text vector (projection "
-                    f"discriminator); one forward pass, guidance does not apply: truncation psi is the "
-                    f"fidelity/diversity knob")
-
-
-def load(folder: pathlib.Path = CHECKPOINT_ROOT / "gan", device: str = "cpu") -> GANGenerator:
-    folder = pathlib.Path(folder)
-    manifest = read_manifest(folder)
-    encoder = TextEncoder.from_pretrained(resolve_pin(folder, manifest["components"]["text_encoder"],
-                                                      TEXT_ENCODER_WEIGHTS))
-    config = GANConfig(**manifest["components"]["generator"]["config"])
-    network, _ = build(config, encoder.config.embed_dim)
-    try:
-        network.load_state_dict(load_file(folder / WEIGHTS))
-    except Exception as error:
-        raise CheckpointError(f"cannot load {folder / WEIGHTS}: {str(error).splitlines()[0]}") from None
-    network.eval().requires_grad_(False).to(device)
-    parameters = sum(p.numel() for p in network.parameters()) + encoder.parameter_count()
-    return GANGenerator(gan_info(manifest["name"], config, parameters), network, config, encoder.to(device), device)
-
-
 # ---------------------------------------------------------------- collapse watch
 def collapse_statistics(generator: GANGenerator, prompts: int = 64, per_prompt: int = 6) -> dict:
     """Mode collapse shows here before it shows in samples: accuracy, how far the detected colors and
     shapes are from those asked (total variation distance), the share of images with no object, and
     diversity (mean pixel distance between images of one prompt) against rendered images."""
-    from evaluation.accuracy import judge, single_prompts
-    from evaluation.detector import detect
-    from models.world import make_object, parse_caption, render
+    from world.accuracy import judge, single_prompts
+    from world.detector import detect
+    from world import make_object, parse_caption, render
 
     sizes = ("small", "large")
 
@@ -282,7 +165,7 @@ def training_component(arch: str = "stylegan2", loss: str = DEFAULT_LOSS, name: 
                 "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS)}
 
     def evaluate(folder: pathlib.Path) -> dict:
-        from evaluation.accuracy import single_object_accuracy
+        from world.accuracy import single_object_accuracy
         generator = load(folder)
         return {"single_accuracy_64prompts": single_object_accuracy(generator, n_prompts=64, steps=1,
                                                                     sampler=None)["color_shape"],

@@ -78,7 +78,7 @@ def load(folder: pathlib.Path = DEFAULT_PATH) -> AutoencoderKL:
 
 def held_out_images(n: int = 256, seed: int = 4242) -> torch.Tensor:
     """World images from a stream that training never draws (for PSNR and the scaling factor)."""
-    from models.world import ShapesDataset
+    from world import ShapesDataset
     dataset = ShapesDataset(seed=seed)
     return torch.stack([dataset[i][0] for i in range(n)])  # [n,3,32,32]
 

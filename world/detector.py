@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from models.world import COLORS, SHAPES, SIZES, WorldObject, cell_center, geometric_centroid, render
+from world import COLORS, SHAPES, SIZES, WorldObject, cell_center, geometric_centroid, render
 
 FOREGROUND = 120  # a pixel whose largest channel differs from the background's by more is object
 MIN_PIXELS = 10  # smaller specks are noise, not objects (a small triangle covers about 20)

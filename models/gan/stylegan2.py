@@ -15,64 +15,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from models.gan.projection import Projection
+
 
 def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * (x.square().mean(dim=1, keepdim=True) + eps).rsqrt()
 
 
-class Projection(nn.Module):
-    """Projection-discriminator head: features h [B,C] and condition c [B,E] -> logits [B]."""
-
-    def __init__(self, features: int, cond_dim: int):
-        super().__init__()
-        self.out = nn.Linear(features, 1)  # the unconditional term
-        self.embed = nn.Linear(cond_dim, features, bias=False)  # c -> a direction in feature space
-
-    def forward(self, h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.out(h).squeeze(1) + (self.embed(c) * h).sum(dim=1) / math.sqrt(h.shape[1])
-
-
-# ---------------------------------------------------------------- DCGAN
-class DCGANGenerator(nn.Module):
-    def __init__(self, z_dim: int = 64, cond_dim: int = 64, width: int = 64):
-        super().__init__()
-        self.z_dim = z_dim
-        self.embed = nn.Linear(cond_dim, z_dim)  # text vector -> as many numbers as z
-        self.project = nn.Linear(2 * z_dim, 4 * 4 * width * 4)
-
-        def up(cin: int, cout: int) -> nn.Sequential:  # [B,cin,H,W] -> [B,cout,2H,2W]
-            return nn.Sequential(nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True))
-
-        self.width = width
-        self.body = nn.Sequential(nn.BatchNorm2d(width * 4), nn.ReLU(True),
-                                  up(width * 4, width * 2), up(width * 2, width), up(width, width // 2),
-                                  nn.Conv2d(width // 2, 3, 3, padding=1), nn.Tanh())
-
-    def forward(self, z: torch.Tensor, c: torch.Tensor, **_) -> torch.Tensor:
-        x = self.project(torch.cat([z, self.embed(c)], dim=1))  # [B, 4*4*4w]
-        return self.body(x.view(-1, self.width * 4, 4, 4))  # [B,3,32,32] in [-1,1]
-
-
-class DCGANDiscriminator(nn.Module):
-    """Strided convolutions and LeakyReLU; batch norm except on the first layer (none at all for WGAN-GP,
-    whose penalty is per sample)."""
-
-    def __init__(self, cond_dim: int = 64, width: int = 64, batch_norm: bool = True):
-        super().__init__()
-
-        def down(cin: int, cout: int, norm: bool) -> list[nn.Module]:  # [B,cin,H,W] -> [B,cout,H/2,W/2]
-            return [nn.Conv2d(cin, cout, 4, 2, 1, bias=not norm)] + ([nn.BatchNorm2d(cout)] if norm else []) \
-                + [nn.LeakyReLU(0.2, True)]
-
-        self.body = nn.Sequential(*down(3, width, False), *down(width, width * 2, batch_norm),
-                                  *down(width * 2, width * 4, batch_norm), nn.Flatten())  # [B, 4w*4*4]
-        self.head = Projection(width * 4 * 16, cond_dim)
-
-    def forward(self, images: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(images), c)
-
-
-# ---------------------------------------------------------------- StyleGAN2-style
 class EqualLinear(nn.Module):
     """Linear layer with equalised learning rate: weights N(0,1)/lr_mult, scaled at run time."""
 

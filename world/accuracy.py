@@ -5,8 +5,8 @@ from typing import Sequence
 
 from PIL import Image
 
-from evaluation.detector import Detection, detect
-from models.world import parse_caption, sample_scene, scene_rng
+from world.detector import Detection, detect
+from world import parse_caption, sample_scene, scene_rng
 
 EVAL_SEED = 2024  # world prompts for evaluation come from a stream that training never uses
 

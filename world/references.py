@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from models.world import POSITIONS, SIZES, WorldObject, make_object, parse_caption, render
+from world import POSITIONS, SIZES, WorldObject, make_object, parse_caption, render
 
 
 def scene_objects(caption: str, rng: np.random.Generator) -> tuple[WorldObject, ...]:

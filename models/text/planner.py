@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from models.world import COLORS, NUMBERS, PLURALS, POSITIONS, SHAPES, parse_caption
+from world import COLORS, NUMBERS, PLURALS, POSITIONS, SHAPES, parse_caption
 
 # ---------------------------------------------------------------- vocabulary
 COLOR_WORDS = {
@@ -314,19 +314,3 @@ class NoPlanner:
 
     def plan(self, text: str) -> Plan:
         return Plan(text=text, caption=text, layout=layout_of(text), planner="none")
-
-
-def make_planner(spec: str):
-    """'rules' | 'none' | 'lm:PATH' (a local transformers causal LM) | 'chat:URL' (an OpenAI-compatible endpoint)."""
-    if spec == "rules":
-        return RulePlanner()
-    if spec == "none":
-        return NoPlanner()
-    if spec.startswith("lm:"):
-        from models.planner_llm import LocalLMPlanner
-        return LocalLMPlanner(spec[3:])
-    if spec.startswith("chat:"):
-        from models.planner_llm import ChatPlanner
-        return ChatPlanner(spec[5:])
-    raise ValueError(f"unknown planner {spec!r}: use rules, none, lm:PATH or chat:URL")
-

@@ -13,8 +13,8 @@ import pathlib
 import urllib.error
 import urllib.request
 
-from models.planner import MAX_PLAN_CHARS, Plan, RulePlanner, understood
-from models.world import parse_caption
+from models.text.planner import MAX_PLAN_CHARS, Plan, RulePlanner, understood
+from world import parse_caption
 
 SYSTEM = """You rewrite a drawing request into exactly one caption of the Shapes world, in this grammar:
 single: a [small|large] COLOR SHAPE [POSITION]

@@ -13,17 +13,18 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from models.checkpoints import CheckpointError, pin, read_manifest, resolve_pin
-from models.ddpm import UNetConfig, build_unet, parameter_count, unet_denoiser
-from models.diffusion import NoiseSchedule, diffusion_loss
-from models.diffusion_generator import DiffusionGenerator, diffusion_info
-from models.dit import PRESETS as DIT_PRESETS
-from models.dit import DiT, DiTConfig
-from models.text_encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
-from models.text_encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
-from models.text_encoder import TextEncoder
-from models.vae import DEFAULT_PATH as VAE_PATH
-from models.vae import decode, encode
-from models.vae import load as load_vae
+from models.diffusion.unet import UNetConfig, build_unet, unet_denoiser
+from models.contract import parameter_count
+from models.diffusion.schedule import NoiseSchedule, diffusion_loss
+from models.diffusion.generator import DiffusionGenerator, diffusion_info
+from models.diffusion.dit import PRESETS as DIT_PRESETS
+from models.diffusion.dit import DiT, DiTConfig
+from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
+from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
+from models.text.encoder import TextEncoder
+from models.diffusion.vae import DEFAULT_PATH as VAE_PATH
+from models.diffusion.vae import decode, encode
+from models.diffusion.vae import load as load_vae
 
 LATENT_SHAPE = (4, 8, 8)
 UNET_PRESETS = {
@@ -127,7 +128,7 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
         }
 
     def evaluate(folder: pathlib.Path) -> dict:
-        from evaluation.accuracy import single_object_accuracy
+        from world.accuracy import single_object_accuracy
         generator = load(folder)
         return {f"single_accuracy_g{g:g}_ddim25_64prompts": single_object_accuracy(generator, n_prompts=64, guidance=g,
                                                                                     steps=25)["color_shape"]

@@ -114,7 +114,7 @@ class TextEncoder(torch.nn.Module):
 # ---------------------------------------------------------------- training
 def zero_shot_accuracy(encoder: TextEncoder, n_images: int = 280, seed: int = 12345) -> float:
     """Share of rendered single-object images whose best-matching 'a {color} {shape}' is right."""
-    from models.world import color_shape_pairs, render, sample_scene, scene_rng, to_tensor
+    from world import color_shape_pairs, render, sample_scene, scene_rng, to_tensor
 
     pairs = color_shape_pairs()
     with torch.no_grad():

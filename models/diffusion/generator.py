@@ -11,9 +11,10 @@ import torch
 from PIL import Image
 
 from models.contract import GeneratorInfo, StepCallback, check_request, image_generator
-from models.diffusion import SAMPLERS, Denoiser, NoiseSchedule, sample
-from models.text_encoder import TextEncoder
-from models.world import to_image
+from models.diffusion.schedule import SAMPLERS, Denoiser, NoiseSchedule
+from models.diffusion.guidance import sample
+from models.text.encoder import TextEncoder
+from world import to_image
 
 # Images are computed one at a time (one batch of two rows: unconditional and conditional).
 # CPU kernels give bitwise-identical rows only for identical batch shapes *and* contents (a

@@ -1,0 +1,45 @@
+"""Classifier-free guidance and the guided reverse process.
+
+Guidance   eps_hat = eps(empty) + s * (eps(y) - eps(empty)); s = 0 is unconditional, s = 1 conditional.
+           Both halves run in one batched pass: [unconditional rows; conditional rows].
+Sampling   x_T ~ N(0, I) from each image's own generator, then the scheduler's steps down to x_0.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+
+from models.diffusion.schedule import Denoiser, NoiseSchedule
+
+
+def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance eps(empty) + s (eps(y) - eps(empty)): s = 0 unconditional, s = 1 conditional."""
+    # the same expression regrouped, so that s = 0 and s = 1 return their input exactly, without rounding
+    return (1 - scale) * eps_uncond + scale * eps_cond
+
+
+@torch.no_grad()
+def sample(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_states: torch.Tensor,
+           empty_pooled: torch.Tensor, shape: Sequence[int], generators: list[torch.Generator],
+           schedule: NoiseSchedule, steps: int, guidance: float, sampler: str,
+           on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Reverse process for a batch; row i draws all its noise from generators[i] alone."""
+    scheduler = schedule.scheduler(sampler)
+    scheduler.set_timesteps(steps)
+    batch = states.shape[0]
+    device = states.device
+    # x_T ~ N(0, I), one independent stream per image
+    x = torch.cat([torch.randn((1, *shape), generator=g) for g in generators]).to(device)  # [B,C,H,W]
+    x = x * scheduler.init_noise_sigma
+    cond_states = torch.cat([empty_states.expand(batch, -1, -1), states])  # [2B,L,D]: unconditional half first
+    cond_pooled = torch.cat([empty_pooled.expand(batch, -1), pooled])  # [2B,E]
+    for index, t in enumerate(scheduler.timesteps):
+        model_in = scheduler.scale_model_input(torch.cat([x, x]), t)  # [2B,C,H,W]
+        eps_uncond, eps_cond = denoise(model_in, t.expand(2 * batch).to(device), cond_states, cond_pooled).chunk(2)
+        eps = guided(eps_uncond, eps_cond, guidance)
+        # ancestral samplers draw their fresh noise per row from the same per-image generators
+        x = scheduler.step(eps, t, x, generator=generators if len(generators) > 1 else generators[0]).prev_sample
+        if on_step is not None:
+            on_step(index + 1, len(scheduler.timesteps), x)
+    return x
