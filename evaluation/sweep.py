@@ -20,8 +20,8 @@ from tqdm import tqdm
 from world.accuracy import judge
 from evaluation.prompts import PromptItem
 from evaluation.store import RunStore
+from world.seeds import run_seed
 
-SEED_STRIDE = 1000  # seeds of prompt j: base + 1000 j + k, k < 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,10 +46,6 @@ class WorkItem:
     seed: int
 
 
-def seed_of(base_seed: int, prompt_index: int, sample: int) -> int:
-    return base_seed + SEED_STRIDE * prompt_index + sample
-
-
 def settings_for(info, guidance: list[float], steps: list[int], samplers: list[str]) -> list[Setting]:
     """The grid a model takes: samplers x steps x guidance for guided diffusion, samplers x steps for
     unconditional or class diffusion without guidance, one setting for one-pass models (GANs)."""
@@ -67,7 +63,7 @@ def candidate_settings(options: "RunOptions") -> list[list[Setting]]:
 
 
 def plan(model: str, settings: list[Setting], prompts: list[PromptItem], n: int, base_seed: int) -> list[WorkItem]:
-    return [WorkItem(model, setting, j, k, seed_of(base_seed, j, k))
+    return [WorkItem(model, setting, j, k, run_seed(base_seed, j, k))
             for setting in settings for j in range(len(prompts)) for k in range(n)]
 
 

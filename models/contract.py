@@ -5,11 +5,14 @@ import dataclasses
 import math
 from typing import Callable, Protocol, Sequence
 
-import torch
 from PIL import Image
 
+from world.seeds import image_generator  # noqa: F401  (the contract's per-image stream: see world/seeds.py)
+
+# the request limits: every entry point (CLIs, the demo's sliders, the API) reads these, check_request enforces them
 MAX_PROMPT_CHARS = 500
 MAX_STEPS = 1000
+MAX_GUIDANCE = 50.0
 
 # on_step(steps_done, steps_total, previews) lets a UI stream intermediate results: counts run over
 # the whole request, previews are the finished images plus the current one's state
@@ -48,12 +51,6 @@ class Generator(Protocol):
         ...
 
 
-def image_generator(seed: int, index: int, device: str | torch.device = "cpu") -> torch.Generator:
-    """The random stream of image `index` under `seed`, independent of batch layout."""
-    # a fixed odd multiplier keeps (seed, index) pairs from colliding for realistic ranges
-    return torch.Generator(device=device).manual_seed((int(seed) * 1_000_003 + int(index)) % (2**63))
-
-
 def parameter_count(*modules) -> int:
     """Every weight of the given networks: GeneratorInfo.parameters."""
     return sum(p.numel() for m in modules for p in m.parameters())
@@ -75,8 +72,8 @@ def check_request(info: GeneratorInfo, prompts: Sequence[str], seed: int, steps:
     if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise GenerationError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
     guidance = info.default_guidance if guidance_scale is None else float(guidance_scale)
-    if not math.isfinite(guidance) or guidance < 0 or guidance > 50:
-        raise GenerationError(f"guidance must be a finite number from 0 to 50, got {guidance_scale!r}")
+    if not math.isfinite(guidance) or guidance < 0 or guidance > MAX_GUIDANCE:
+        raise GenerationError(f"guidance must be a finite number from 0 to {MAX_GUIDANCE:g}, got {guidance_scale!r}")
     sampler = sampler or info.default_sampler
     if info.samplers and sampler not in info.samplers:
         raise GenerationError(f"unknown sampler {sampler!r}; choose one of {', '.join(info.samplers)}")

@@ -6,6 +6,7 @@ from typing import Sequence
 from PIL import Image
 
 from world.detector import Detection, detect
+from world.seeds import chunk_seed
 from world import parse_caption, sample_scene, scene_rng
 
 EVAL_SEED = 2024  # world prompts for evaluation come from a stream that training never uses
@@ -88,7 +89,7 @@ def score(generator, prompts: Sequence[str], guidance: float, steps: int, sample
     judgements = []
     for start in range(0, len(prompts), batch):
         chunk = sent[start:start + batch]
-        images = generator.generate(chunk, seed=seed + start, steps=steps, guidance_scale=guidance, sampler=sampler)
+        images = generator.generate(chunk, seed=chunk_seed(seed, start), steps=steps, guidance_scale=guidance, sampler=sampler)
         judgements += [judge(t, blank if r else im)
                        for t, r, im in zip(targets[start:start + batch], refused[start:start + batch], images)]
     keys = sorted({k for j in judgements for k in j if k != "objects"})
