@@ -8,9 +8,12 @@
 3. An accuracy check (`python -m evaluation accuracy`, the training watches): prompts go in chunks; the
    chunk that starts at prompt j0 is one request with seed S + j0 (`chunk_seed`).
 4. World scenes: scene i of a stream seeded s comes from numpy's default_rng([s, i]) (`world.scene_rng`).
+5. Layouts: the planner's free choices for image i of a request seeded s come from default_rng([s, i, 7])
+   (`layout_rng`), so images vary with i and a layout is remade from (seed, i) alone.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 MULTIPLIER = 1_000_003  # odd and large: (seed, index) pairs do not collide for realistic ranges
@@ -34,3 +37,11 @@ def run_seed(seed: int, prompt_index: int, sample: int) -> int:
 def chunk_seed(seed: int, start: int) -> int:
     """The request seed of the chunk of an accuracy check that starts at prompt `start`."""
     return int(seed) + int(start)
+
+
+LAYOUT_STREAM = 7  # keeps layout choices apart from scene streams that share (seed, index)
+
+
+def layout_rng(seed: int, index: int) -> np.random.Generator:
+    """5. Layouts: the free choices (size, cell) of image `index` of a request seeded `seed`."""
+    return np.random.default_rng([int(seed), int(index), LAYOUT_STREAM])

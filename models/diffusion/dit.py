@@ -16,6 +16,9 @@ import math
 import torch
 from torch import nn
 
+from models.diffusion.grounding import GatedSelfAttention, GroundingTokens
+from world.layout import MAX_OBJECTS
+
 
 @dataclasses.dataclass
 class DiTConfig:
@@ -28,6 +31,7 @@ class DiTConfig:
     mlp_ratio: float = 4.0
     text_width: int = 64  # per-token text states (cross-attention keys and values)
     pooled_width: int = 64  # pooled text vector (joins the timestep in AdaLN)
+    grounding: bool = False  # read a layout as grounding tokens (models/diffusion/grounding.py)
 
 
 PRESETS = {
@@ -86,8 +90,9 @@ class TimestepEmbedder(nn.Module):
 class DiTBlock(nn.Module):
     """Self-attention, cross-attention to text, MLP; each behind an AdaLN-Zero modulated LayerNorm."""
 
-    def __init__(self, hidden: int, heads: int, mlp_ratio: float, text_width: int):
+    def __init__(self, hidden: int, heads: int, mlp_ratio: float, text_width: int, grounding: bool = False):
         super().__init__()
+        self.fuser = GatedSelfAttention(hidden, heads) if grounding else None  # reads the layout tokens
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
@@ -98,12 +103,15 @@ class DiTBlock(nn.Module):
         # (shift, scale, gate) for each of the three branches, regressed from the conditioning
         self.adaLN_modulation = nn.Sequential(nn.SiLU(), nn.Linear(hidden, 9 * hidden))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor) -> torch.Tensor:
-        # x [B,T,D] tokens, c [B,D] conditioning, text [B,L,text_width]
+    def forward(self, x: torch.Tensor, c: torch.Tensor, text: torch.Tensor,
+                grounding: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        # x [B,T,D] tokens, c [B,D] conditioning, text [B,L,text_width], grounding ([B,K,D], empty [B,K])
         (shift_sa, scale_sa, gate_sa, shift_ca, scale_ca, gate_ca,
          shift_mlp, scale_mlp, gate_mlp) = self.adaLN_modulation(c).chunk(9, dim=-1)
         h = modulate(self.norm1(x), shift_sa, scale_sa)
         x = x + gate_sa[:, None] * self.attn(h, h, h, need_weights=False)[0]
+        if self.fuser is not None:
+            x = self.fuser(x, *grounding)
         h = modulate(self.norm2(x), shift_ca, scale_ca)
         x = x + gate_ca[:, None] * self.cross(h, text, text, need_weights=False)[0]
         h = modulate(self.norm3(x), shift_mlp, scale_mlp)
@@ -133,8 +141,9 @@ class DiT(nn.Module):
         self.register_buffer("pos_embed", sincos_2d(d, config.input_size // p)[None], persistent=False)  # [1,T,D]
         self.t_embedder = TimestepEmbedder(d)
         self.y_embedder = nn.Linear(config.pooled_width, d)  # pooled text joins the timestep
-        self.blocks = nn.ModuleList(DiTBlock(d, config.heads, config.mlp_ratio, config.text_width)
+        self.blocks = nn.ModuleList(DiTBlock(d, config.heads, config.mlp_ratio, config.text_width, config.grounding)
                                     for _ in range(config.depth))
+        self.grounding = GroundingTokens(d) if config.grounding else None
         self.final_layer = FinalLayer(d, p, config.in_channels)
         self.initialize_weights()
 
@@ -156,10 +165,15 @@ class DiT(nn.Module):
         nn.init.zeros_(self.final_layer.linear.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, text: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-        # x [B,C,H,W] noisy latent, t [B] timesteps, text [B,L,text_width], pooled [B,pooled_width]
+        # x [B,C,H,W] noisy latent, t [B] timesteps, text [B,L,text_width], pooled [B,pooled_width];
+        # a grounded DiT's text is followed by MAX_OBJECTS layout rows [B,K,text_width]
+        grounding = None
+        if self.grounding is not None:
+            text, rows = text[:, :-MAX_OBJECTS], text[:, -MAX_OBJECTS:]
+            grounding = self.grounding(rows)  # ([B,K,D], [B,K])
         tokens = self.x_embedder(patchify(x, self.config.patch_size)) + self.pos_embed  # [B,T,D]
         c = self.t_embedder(t) + self.y_embedder(pooled)  # [B,D]
         for block in self.blocks:
-            tokens = block(tokens, c, text)
+            tokens = block(tokens, c, text, grounding)
         out = self.final_layer(tokens, c)  # [B,T,p*p*C]
         return unpatchify(out, self.config.patch_size, self.config.in_channels)  # [B,C,H,W]

@@ -38,7 +38,7 @@ class DiffusionGenerator:
     def flops_per_evaluation(self) -> float:
         """FLOPs of one denoiser call on one image (text encoding excluded, guidance doubles it)."""
         from torch.utils.flop_counter import FlopCounterMode
-        states, pooled = self.text_encoder([""])
+        states, pooled = self.unconditional()
         x = torch.zeros(1, *self.sample_shape, device=self.device)
         with FlopCounterMode(display=False) as counter:
             self.denoise(x, torch.tensor([500], device=self.device), states, pooled)
@@ -50,10 +50,10 @@ class DiffusionGenerator:
                  on_step: StepCallback | None = None) -> list[Image.Image]:
         steps, guidance, sampler = check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
         prompts = list(prompts)
-        empty_states, empty_pooled = self.text_encoder([""])  # the unconditional input
+        conditions = [self.condition(prompt, seed, index) for index, prompt in enumerate(prompts)]
+        empty_states, empty_pooled = self.unconditional()
         images: list[Image.Image] = []
-        for index, prompt in enumerate(prompts):
-            states, pooled = self.text_encoder([prompt])  # [1,L,D], [1,E]
+        for index, (states, pooled, used) in enumerate(conditions):
 
             def preview(step: int, total: int, x: torch.Tensor) -> None:
                 # progress runs over the whole request: every image's steps, in order
@@ -62,8 +62,20 @@ class DiffusionGenerator:
             x = sample(self.denoise, states, pooled, empty_states, empty_pooled, self.sample_shape,
                        [image_generator(seed, index)], self.schedule, steps, guidance, sampler,
                        preview if on_step is not None else None)  # [1,C,h,w]
-            images.append(to_image(self.decode(x)[0]))
+            image = to_image(self.decode(x)[0])
+            image.info.update(used)  # what conditioned it beyond the prompt (a layout-aware family: its layout)
+            images.append(image)
         return images
+
+    def condition(self, prompt: str, seed: int, index: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """What image `index` is conditioned on: token states [1,L,D], the pooled vector [1,E], and what
+        to record about it in image.info (nothing, for a caption-only model)."""
+        states, pooled = self.text_encoder([prompt])
+        return states, pooled, {}
+
+    def unconditional(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The input guidance pushes away from: the empty caption."""
+        return self.text_encoder([""])
 
 
 def diffusion_info(name: str, family: str, parameters: int, resolution: int = 32, description: str = "",

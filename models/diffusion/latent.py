@@ -34,6 +34,8 @@ UNET_PRESETS = {
 DESCRIPTIONS = {
     "unet": "latent diffusion: U-Net with cross-attention on 8x8x4 VAE latents, classifier-free guidance",
     "dit": "Diffusion Transformer: AdaLN-Zero blocks with cross-attention on 8x8x4 VAE latents",
+    "dit-layout": "Diffusion Transformer reading the planner's layout as grounding tokens (gated self-attention) "
+                  "beside cross-attention to the caption, on 8x8x4 VAE latents",
 }
 
 
@@ -80,12 +82,18 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
             raise CheckpointError(f"cannot load {folder / 'unet'}: {str(error).splitlines()[0]}") from None
     else:
         network = load_dit(folder / "dit")
+    grounded = kind == "dit" and network.config.grounding
     info = diffusion_info(manifest["name"], manifest["family"],
                           parameter_count(network, vae) + text_encoder.parameter_count(),
-                          description=DESCRIPTIONS[kind])
-    return DiffusionGenerator(info, denoiser_of(kind, network.to(device)), text_encoder.to(device),
-                              NoiseSchedule(**manifest["schedule"]), sample_shape=LATENT_SHAPE,
-                              decode=lambda z: decode(vae, z), device=device)
+                          description=DESCRIPTIONS["dit-layout" if grounded else kind])
+    if grounded:
+        from models.diffusion.layout_generator import LayoutDiffusionGenerator
+        family = LayoutDiffusionGenerator
+    else:
+        family = DiffusionGenerator
+    return family(info, denoiser_of(kind, network.to(device)), text_encoder.to(device),
+                  NoiseSchedule(**manifest["schedule"]), sample_shape=LATENT_SHAPE,
+                  decode=lambda z: decode(vae, z), device=device)
 
 
 def training_component(kind: str, preset: str = "small", name: str | None = None,

@@ -12,6 +12,8 @@ import dataclasses
 import re
 
 from world import COLORS, NUMBERS, PLURALS, POSITIONS, SHAPES, parse_caption
+from world.layout import Layout, plan_layout
+from world.seeds import layout_rng
 
 # ---------------------------------------------------------------- vocabulary
 COLOR_WORDS = {
@@ -69,7 +71,7 @@ MAX_PLAN_CHARS = 300
 class Plan:
     text: str  # what the person typed
     caption: str | None  # the canonical world caption; None when the text is outside the world
-    layout: dict | None  # objects with color, shape, size, cell, plus relation or count
+    layout: dict | None  # what the text fixes: objects with color, shape, size, cell (None: free), relation or count
     reason: str = ""  # one line: why the text is outside the world (empty when understood)
     planner: str = "rules"
     notes: list[str] = dataclasses.field(default_factory=list)  # what was read loosely, ignored or fell back
@@ -78,8 +80,18 @@ class Plan:
     def understood(self) -> bool:
         return self.caption is not None
 
-    def as_dict(self) -> dict:
-        return {**dataclasses.asdict(self), "understood": self.understood}
+    def complete_layout(self, seed: int = 0, index: int = 0) -> Layout | None:
+        """The layout of image `index` of a request seeded `seed`: every object with its size and cell,
+        the free choices drawn from that image's own stream (world/seeds.py)."""
+        return plan_layout(self.caption, layout_rng(seed, index)) if self.understood else None
+
+    def as_dict(self, seed: int = 0, index: int = 0) -> dict:
+        """JSON-ready: 'constraints' is what the text fixes, 'layout' the complete layout for (seed, index)."""
+        complete = self.complete_layout(seed, index)
+        data = {**dataclasses.asdict(self), "understood": self.understood}
+        data["constraints"] = data.pop("layout")
+        data["layout"] = complete.as_dict() if complete else None
+        return data
 
 
 def layout_of(caption: str) -> dict | None:
@@ -210,72 +222,7 @@ class RulePlanner:
         return f"{NUMBERS[number]} {obj.color} {PLURALS[obj.shape]}"
 
     def _read(self, words: list[str]):
-        """Attributes attach to the next shape word; leftovers to the object before them."""
-        objects: list[_Object] = []
-        pending: dict[str, object] = {}
-        relations: list[tuple[int, str]] = []  # (word index, relation)
-        vertical = horizontal = None
-        center = corner = False
-
-        def attach(key: str, value) -> None:
-            if key in pending and pending[key] != value:
-                raise _Outside(f"two {key}s for one object: '{pending[key]}' and '{value}'")
-            pending[key] = value
-
-        def flush_to_previous() -> None:
-            if not pending:
-                return
-            if not objects:
-                raise _Outside(f"no shape named: the world draws {WORLD_SHAPES}")
-            for key, value in pending.items():
-                if getattr(objects[-1], key) not in (None, value):
-                    raise _Outside(f"two {key}s for the {objects[-1].shape}")
-                setattr(objects[-1], key, value)
-            pending.clear()
-
-        def set_axis(current, value, axis: str):
-            if current is not None and current != value:
-                raise _Outside(f"two {axis} positions asked for at once")
-            return value
-
-        for i, word in enumerate(words):
-            rest = [w for w in words[i + 1:] if w not in SIDE_WORDS]
-            following = rest[0] if rest else ""
-            kind = CONTENT.get(word)
-            if word == "right" and following in ("in", "at") and i + 1 < len(words) and words[i + 1] in ("in", "at"):
-                continue  # "right in the center", "right at the top": an intensifier, not a side
-            if word in HORIZONTAL and following == "of":
-                flush_to_previous()
-                relations.append((i, "to the left of" if HORIZONTAL[word] == 0 else "to the right of"))
-            elif word == "top" and following == "of":  # "on top of"
-                flush_to_previous()
-                relations.append((i, "above"))
-            elif word in ("higher", "lower") and following == "than":
-                flush_to_previous()
-                relations.append((i, "above" if word == "higher" else "below"))
-            elif kind == "relation":
-                flush_to_previous()
-                relations.append((i, RELATION_WORDS[word]))
-            elif kind == "color":
-                attach("color", COLOR_WORDS[word])
-            elif kind == "size":
-                attach("size", SIZE_WORDS[word])
-            elif kind == "number":
-                attach("number", NUMBER_WORDS[word])
-            elif kind == "shape":
-                shape, plural = SHAPE_WORDS[word]
-                objects.append(_Object(i, shape, plural, **pending))  # type: ignore[arg-type]
-                pending.clear()
-            elif kind == "vertical":
-                vertical = set_axis(vertical, VERTICAL[word], "vertical")
-            elif kind == "horizontal":
-                horizontal = set_axis(horizontal, HORIZONTAL[word], "horizontal")
-            elif kind == "center":
-                center = True
-            elif word == "corner":
-                corner = True
-        flush_to_previous()
-        return objects, relations, vertical, horizontal, center, corner
+        return _Reader().read(words)
 
     def _single(self, obj: _Object, vertical, horizontal, center: bool, corner: bool) -> str:
         words = ["a"] + ([obj.size] if obj.size else []) + [obj.color, obj.shape]
@@ -302,6 +249,86 @@ class RulePlanner:
         # "A rel B" reads left to right; "rel B, A" and "A with B rel it" put the reference first
         first, second = (a, b) if a.index < at < b.index else (b, a)
         return f"a {first.color} {first.shape} {relation} a {second.color} {second.shape}"
+
+
+class _Reader:
+    """One pass over the words: attributes attach to the next shape word; leftovers to the object before them."""
+
+    def __init__(self):
+        self.objects: list[_Object] = []
+        self.pending: dict[str, object] = {}
+        self.relations: list[tuple[int, str]] = []  # (word index, relation)
+        self.vertical = self.horizontal = None
+        self.center = self.corner = False
+
+    def attach(self, key: str, value) -> None:
+        if key in self.pending and self.pending[key] != value:
+            raise _Outside(f"two {key}s for one object: '{self.pending[key]}' and '{value}'")
+        self.pending[key] = value
+
+    def flush_to_previous(self) -> None:
+        if not self.pending:
+            return
+        if not self.objects:
+            raise _Outside(f"no shape named: the world draws {WORLD_SHAPES}")
+        for key, value in self.pending.items():
+            if getattr(self.objects[-1], key) not in (None, value):
+                raise _Outside(f"two {key}s for the {self.objects[-1].shape}")
+            setattr(self.objects[-1], key, value)
+        self.pending.clear()
+
+    def set_axis(self, attribute: str, value: int) -> None:
+        current = getattr(self, attribute)
+        if current is not None and current != value:
+            raise _Outside(f"two {attribute} positions asked for at once")
+        setattr(self, attribute, value)
+
+    @staticmethod
+    def relation_at(word: str, following: str) -> str | None:
+        """The relation a word starts ("left of", "on top of", "higher than", "under"), if any."""
+        if word in HORIZONTAL and following == "of":
+            return "to the left of" if HORIZONTAL[word] == 0 else "to the right of"
+        if word == "top" and following == "of":  # "on top of"
+            return "above"
+        if word in ("higher", "lower") and following == "than":
+            return "above" if word == "higher" else "below"
+        return RELATION_WORDS.get(word) if CONTENT.get(word) == "relation" else None
+
+    def read(self, words: list[str]):
+        for i, word in enumerate(words):
+            rest = [w for w in words[i + 1:] if w not in SIDE_WORDS]
+            following = rest[0] if rest else ""
+            if word == "right" and following in ("in", "at") and i + 1 < len(words) and words[i + 1] in ("in", "at"):
+                continue  # "right in the center", "right at the top": an intensifier, not a side
+            relation = self.relation_at(word, following)
+            if relation is not None:
+                self.flush_to_previous()
+                self.relations.append((i, relation))
+            else:
+                self.word(i, word)
+        self.flush_to_previous()
+        return self.objects, self.relations, self.vertical, self.horizontal, self.center, self.corner
+
+    def word(self, i: int, word: str) -> None:
+        kind = CONTENT.get(word)
+        if kind == "color":
+            self.attach("color", COLOR_WORDS[word])
+        elif kind == "size":
+            self.attach("size", SIZE_WORDS[word])
+        elif kind == "number":
+            self.attach("number", NUMBER_WORDS[word])
+        elif kind == "shape":
+            shape, plural = SHAPE_WORDS[word]
+            self.objects.append(_Object(i, shape, plural, **self.pending))  # type: ignore[arg-type]
+            self.pending.clear()
+        elif kind == "vertical":
+            self.set_axis("vertical", VERTICAL[word])
+        elif kind == "horizontal":
+            self.set_axis("horizontal", HORIZONTAL[word])
+        elif kind == "center":
+            self.center = True
+        elif word == "corner":
+            self.corner = True
 
 
 class _Outside(Exception):
