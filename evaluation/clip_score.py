@@ -11,20 +11,15 @@ import pathlib
 import torch
 from PIL import Image
 
-from evaluation.features import FeatureError, evaluator_clip_path
+from evaluation.features import FeatureError, load_evaluator_clip
 
 
 class ClipScorer:
     def __init__(self, spec: str = "world", device: str = "cpu"):
         self.spec, self.device = spec, device
         if spec == "world":
-            from models.checkpoints import CheckpointError
-            from models.text.encoder import TextEncoder
             from world import to_tensor
-            try:
-                encoder = TextEncoder.from_pretrained(evaluator_clip_path())
-            except CheckpointError as error:
-                raise FeatureError(f"{error} (train it: `python -m models train --model clip-evaluator`)") from None
+            encoder = load_evaluator_clip()
             self.model, self.tokenize = encoder.clip.to(device), encoder.tokenize
             # the world CLIP sees 32x32 images; other resolutions are resized to it
             self.preprocess = lambda im: to_tensor(im if im.size == (32, 32) else im.resize((32, 32), Image.BICUBIC))

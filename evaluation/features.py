@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from models.checkpoints import CHECKPOINT_ROOT
+from models.files import atomic_write
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
@@ -34,6 +35,18 @@ def evaluator_clip_path() -> pathlib.Path:
     return pathlib.Path(os.environ.get(EVALUATOR_CLIP_ENV) or CHECKPOINT_ROOT / "clip-evaluator")
 
 
+def load_evaluator_clip(folder: pathlib.Path | None = None):
+    """The evaluator CLIP as a `TextEncoder` (`.clip`: the open_clip model, `.tokenize`), from `folder` or
+    evaluator_clip_path(); a FeatureError saying how to train it when it is missing or broken.
+    The one loader of it: the `world` features here and the `world` CLIP score both come through it."""
+    from models.checkpoints import CheckpointError
+    from models.text.encoder import TextEncoder
+    try:
+        return TextEncoder.from_pretrained(folder or evaluator_clip_path())
+    except CheckpointError as error:
+        raise FeatureError(f"{error} (the evaluator CLIP: `python -m models train --model clip-evaluator`)") from None
+
+
 def default_inception_path() -> pathlib.Path:
     if os.environ.get(INCEPTION_ENV):
         return pathlib.Path(os.environ[INCEPTION_ENV])
@@ -45,13 +58,7 @@ class WorldFeatures(torch.nn.Module):
 
     def __init__(self, folder: pathlib.Path | None = None):
         super().__init__()
-        folder = folder or evaluator_clip_path()
-        from models.checkpoints import CheckpointError
-        from models.text.encoder import TextEncoder
-        try:
-            self.clip = TextEncoder.from_pretrained(folder).clip
-        except CheckpointError as error:
-            raise FeatureError(f"{error} (the evaluator CLIP: `python -m models train --model clip-evaluator`)") from None
+        self.clip = load_evaluator_clip(folder).clip
         self.num_features = self.clip.visual.output_dim
 
     @torch.no_grad()
@@ -149,8 +156,11 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
 
 
 def save_statistics(path: str | os.PathLike, mu: np.ndarray, sigma: np.ndarray) -> None:
-    """pytorch-fid's .npz format: arrays `mu` and `sigma`."""
-    np.savez(path, mu=mu, sigma=sigma)
+    """pytorch-fid's .npz format: arrays `mu` and `sigma` (like np.savez, `.npz` is added to a name without it)."""
+    path = pathlib.Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    atomic_write(path, lambda handle: np.savez(handle, mu=mu, sigma=sigma), mode="wb")
 
 
 def load_statistics(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:

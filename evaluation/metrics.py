@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import warnings
 from collections import defaultdict
@@ -19,6 +18,7 @@ import torch
 from PIL import Image
 
 from evaluation.features import frechet_distance, image_features, load_statistics
+from models.files import atomic_write
 from world.references import reference_image
 
 BOOTSTRAP_SAMPLES = 1000
@@ -57,10 +57,9 @@ class FeatureCache:
 
     def save(self) -> None:
         if self.dirty and self.known:
-            temporary = self.path.with_name(f".{self.path.name}.tmp.npz")
             ids = sorted(self.known)
-            np.savez(temporary, ids=np.array(ids), features=np.stack([self.known[i] for i in ids]))
-            os.replace(temporary, self.path)
+            atomic_write(self.path, lambda handle: np.savez(handle, ids=np.array(ids),
+                                                            features=np.stack([self.known[i] for i in ids])), mode="wb")
             self.dirty = False
 
 

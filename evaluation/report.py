@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from models.files import atomic_path, atomic_write  # noqa: E402
 from world.references import reference_image  # noqa: E402
 
 GRID_PROMPTS = 8
@@ -83,8 +84,7 @@ def plot_fid_vs_clip(records: list[dict], path: pathlib.Path) -> bool:
     axis.set_title("FID vs CLIP score across guidance")
     axis.legend(fontsize=7)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save_figure(figure, path)
     return True
 
 
@@ -111,9 +111,14 @@ def plot_accuracy(records: list[dict], path: pathlib.Path) -> bool:
     axes[0][0].set_ylabel("accuracy (all that was asked)")
     axes[0][-1].legend(fontsize=6)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    _save_figure(figure, path)
     return True
+
+
+def _save_figure(figure, path: pathlib.Path) -> None:
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
+    plt.close(figure)
 
 
 def image_grids(root: pathlib.Path, rows: dict[str, dict]) -> list[tuple[str, pathlib.Path]]:
@@ -151,14 +156,19 @@ def image_grids(root: pathlib.Path, rows: dict[str, dict]) -> list[tuple[str, pa
                         else Image.open(root / row["file"]).convert("RGB"))
                 grid.paste(tile.resize((side, side), Image.NEAREST), (label_width + column * side, header + line * side))
         name = "grid-one-pass.png" if guidance is None else f"grid-g{guidance:g}.png"
-        grid.save(root / name)
+        with atomic_path(root / name) as temporary:
+            grid.save(temporary, format="PNG")
         grids.append(("one-pass models" if guidance is None else f"guidance {guidance:g}", root / name))
     return grids
 
 
-def _markdown_table(header: list[str], body: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+def markdown_row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def markdown_table(header: list[str], body: list[list[str]]) -> str:
+    """A GitHub markdown table: the header, its |---| rule, one line per row (the one writer of them)."""
+    return "\n".join([markdown_row(header), "|" + "---|" * len(header)] + [markdown_row(row) for row in body])
 
 
 def _html_table(header: list[str], body: list[list[str]]) -> str:
@@ -184,10 +194,10 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
              f"by the world detector; CLIP score: {run.get('clip')} CLIP, 100·max(cos, 0); FID/KID against "
              f"{run.get('reference') or 'images rendered from the same world prompts'}; "
              f"[a, b]: bootstrap 95 % interval.")
-    markdown = ["# GenBench report", "", intro, "", _markdown_table(header, body), ""]
+    markdown = ["# GenBench report", "", intro, "", markdown_table(header, body), ""]
     markdown += [f"## {title}\n\n![{title}]({path.name})\n" for title, path in figures]
     markdown += [f"## Images, {title}\n\n![{title}]({path.name})\n" for title, path in grids]
-    (root / "report.md").write_text("\n".join(markdown) + "\n", encoding="utf-8")
+    atomic_write(root / "report.md", "\n".join(markdown) + "\n")
     style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"
              "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
              "td:first-child,th:first-child{text-align:left}img{max-width:100%;image-rendering:pixelated}")
@@ -195,5 +205,5 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
              f"</head><body><h1>GenBench report</h1><p>{html.escape(intro)}</p>", _html_table(header, body)]
     parts += [f"<h2>{html.escape(t)}</h2><img src='{_inline(p)}' alt='{html.escape(t)}'>" for t, p in figures]
     parts += [f"<h2>Images, {html.escape(t)}</h2><img src='{_inline(p)}' alt='{html.escape(t)}'>" for t, p in grids]
-    (root / "report.html").write_text("".join(parts) + "</body></html>\n", encoding="utf-8")
+    atomic_write(root / "report.html", "".join(parts) + "</body></html>\n")
     return root / "report.md", root / "report.html"

@@ -5,9 +5,10 @@ Layout of RUN_DIR:
     images/<model>/<setting>/p0007-s01-seed7001.png
     rows.jsonl (rows.<rank>.jsonl) one JSON row per image, appended as images are written
     images.csv                    the same rows as CSV, rewritten from the JSONL
-Every PNG also carries its own row in a text chunk, and is written to a temporary name and renamed,
-so a run killed at any instant leaves whole images only, and a row lost with the kill (or half
-written) is recovered from its image: each image and each row exists exactly once.
+Every PNG also carries its own row in a text chunk, and is written to a temporary name and renamed
+(models.files.atomic_path, as every other file here), so a run killed at any instant leaves whole images
+only, and a row lost with the kill (or half written) is recovered from its image: each image and each row
+exists exactly once.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pathlib
 import re
 
 from PIL import Image, PngImagePlugin
+
+from models.files import atomic_path, atomic_write
 
 ROW_CHUNK = "genbench-row"
 COLUMNS = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
@@ -62,13 +65,13 @@ class RunStore:
 
     def repair(self) -> dict[str, dict]:
         """Drop temporary files, rewrite this rank's table with every row exactly once; return the rows."""
-        for temporary in (self.root / "images").rglob(".*.tmp"):
+        for temporary in [*self.root.glob(".*.tmp"), *(self.root / "images").rglob(".*.tmp")]:
             temporary.unlink(missing_ok=True)
         rows = self.rows()
         if self.rank == 0:
             for extra in self.root.glob("rows.*.jsonl"):  # other ranks' tables fold into the main one
                 extra.unlink()
-            _atomic_write(self.rows_path, "".join(json.dumps(rows[k]) + "\n" for k in sorted(rows)))
+            atomic_write(self.rows_path, "".join(json.dumps(rows[k]) + "\n" for k in sorted(rows)))
         return rows
 
     # ------------------------------------------------------------ writing
@@ -78,23 +81,21 @@ class RunStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = PngImagePlugin.PngInfo()
         meta.add_text(ROW_CHUNK, json.dumps(row))
-        temporary = path.with_name(f".{path.name}.tmp")
-        image.save(temporary, format="PNG", pnginfo=meta)
-        os.replace(temporary, path)
+        with atomic_path(path) as temporary:
+            image.save(temporary, format="PNG", pnginfo=meta)
         with open(self.rows_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
     def write_csv(self, rows: dict[str, dict]) -> None:
-        path = self.root / "images.csv"
-        temporary = path.with_name(".images.csv.tmp")
-        with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        def write(handle) -> None:
             writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
             writer.writeheader()
             for key in sorted(rows):
                 writer.writerow(rows[key])
-        os.replace(temporary, path)
+
+        atomic_write(self.root / "images.csv", write)
 
 
 def read_row(png: pathlib.Path) -> dict | None:
@@ -105,8 +106,3 @@ def read_row(png: pathlib.Path) -> dict | None:
     except (OSError, json.JSONDecodeError, SyntaxError):
         return None
 
-
-def _atomic_write(path: pathlib.Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)

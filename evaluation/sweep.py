@@ -2,26 +2,27 @@
 
 Image (prompt j, sample k) uses seed = base_seed + 1000 * j + k for every model and setting, so
 columns of a grid share their noise and any image can be remade with `python -m models sample
---seed S`. Work is sharded across processes (torchrun / `accelerate launch`: RANK, WORLD_SIZE);
-images already in the store are never generated again.
+--seed S`. Under `accelerate launch` or torchrun the missing images are split between the processes
+(accelerate's PartialState: one GPU each, or gloo on CPU); images already in the store are never
+generated again.
 """
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import json
-import os
 import pathlib
 import time
 
 import torch
 from tqdm import tqdm
 
-from world.accuracy import judge
 from evaluation.prompts import PromptItem
 from evaluation.store import RunStore
+from models.devices import resolve_device
+from models.files import atomic_write
+from world.accuracy import judge
 from world.seeds import run_seed
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,10 +77,19 @@ def autocast(device: str):
 
 
 def generate_missing(store: RunStore, generator, items: list[WorkItem], prompts: list[PromptItem], scorer,
-                     done: set[str], device: str, rank: int = 0, world_size: int = 1) -> int:
-    """Generate this process's share of the items not yet in the store; returns how many it made."""
-    mine = [item for index, item in enumerate(items) if index % world_size == rank]
-    todo = [item for item in mine if row_key(item) not in done]
+                     done: set[str], device: str, state=None) -> int:
+    """Generate this process's share of the items not yet in the store; returns how many it made.
+
+    `state` (accelerate's PartialState) splits the missing items between the processes; every process
+    holds the same `done`, so the shares are disjoint and cover them all."""
+    missing = [item for item in items if row_key(item) not in done]
+    if state is None:
+        return _generate(store, generator, missing, prompts, scorer, device)
+    with state.split_between_processes(missing) as todo:
+        return _generate(store, generator, todo, prompts, scorer, device)
+
+
+def _generate(store: RunStore, generator, todo: list[WorkItem], prompts: list[PromptItem], scorer, device: str) -> int:
     info = generator.info
     bar = tqdm(todo, desc=f"{info.name}", unit="img", disable=not todo, dynamic_ncols=True)
     for item in bar:
@@ -110,25 +120,20 @@ def row_key(item: WorkItem) -> str:
     return f"{item.model}|{item.setting.name}|{item.prompt_index:04d}|{item.sample:02d}|{item.seed}"
 
 
-def distributed() -> tuple[int, int]:
-    """(rank, world size) from torchrun / accelerate's environment; initialises torch.distributed if > 1."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    if world_size > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    return rank, world_size
+def distributed(device: str):
+    """accelerate's PartialState for this process (one process unless launched by `accelerate launch` or
+    torchrun), and the device it runs on: under several processes and 'cuda', its own GPU (cuda:LOCAL_RANK);
+    on 'cpu', gloo (nccl would fail torchmetrics' sync of CPU tensors). PartialState initialises the process group."""
+    from accelerate import PartialState
 
-
-def barrier() -> None:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
+    state = PartialState(cpu=device == "cpu")
+    if device == "cuda" and state.num_processes > 1:  # one GPU per process, already made current
+        device = str(state.device)
+    return state, device
 
 
 def write_run_json(store: RunStore, settings: dict) -> None:
-    path = store.root / "run.json"
-    temporary = path.with_name(".run.json.tmp")
-    temporary.write_text(json.dumps(settings, indent=2) + "\n")
-    os.replace(temporary, path)
+    atomic_write(store.root / "run.json", json.dumps(settings, indent=2) + "\n")
 
 
 # ---------------------------------------------------------------- the whole run
@@ -160,11 +165,8 @@ def run(options: RunOptions) -> dict:
     from evaluation.prompts import load_prompts
     from models.registry import checkpoint_fingerprint, load
 
-    rank, world_size = distributed()
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if options.device == "auto" else options.device
-    if device == "cuda" and world_size > 1:  # one GPU per process
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', rank))}"
-        torch.cuda.set_device(device)
+    state, device = distributed(resolve_device(options.device))
+    rank = state.process_index
     prompts = load_prompts(options.prompts)
     for kind in options.features:  # fail before generating anything, but load the extractors only when needed
         check_available(kind, options.inception_weights)
@@ -186,7 +188,7 @@ def run(options: RunOptions) -> dict:
     if rank == 0:  # record the checkpoints before the first image, so that a crash keeps them
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
     rows = store.repair() if rank == 0 else None
-    barrier()
+    state.wait_for_everyone()
     rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
     done = set(rows)
     scorer = None
@@ -198,14 +200,14 @@ def run(options: RunOptions) -> dict:
         scorer = scorer or ClipScorer(options.clip, device)
         settings = settings_for(generator.info, options.guidance, options.steps, options.samplers)
         items = plan(name, settings, prompts, options.n, options.seed)
-        generated += generate_missing(store, generator, items, prompts, scorer, done, device, rank, world_size)
-    barrier()
+        generated += generate_missing(store, generator, items, prompts, scorer, done, device, state)
+    state.wait_for_everyone()
     wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
               for item in plan(name, grid, prompts, options.n, options.seed)}
     rows = {k: r for k, r in store.rows().items() if k in wanted}  # this command's grid, not older ones
     if rank == 0:
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
-    report_path = finish(store.root, rows, options, (rank, world_size))
+    report_path = finish(store.root, rows, options, (rank, state.num_processes))
     return {"generated": generated, "images": len(rows), "report": report_path}
 
 
@@ -227,9 +229,7 @@ def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, i
         extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
         records = metrics.compute(root, rows, extractors, options.reference, shard)
         if shard[0] == 0:
-            temporary = cached.with_name(".metrics.json.tmp")
-            temporary.write_text(json.dumps({"fingerprint": key, "records": records}, indent=1) + "\n")
-            os.replace(temporary, cached)
+            atomic_write(cached, json.dumps({"fingerprint": key, "records": records}, indent=1) + "\n")
     if shard[0] != 0:
         return None
     RunStore(root).write_csv(rows)

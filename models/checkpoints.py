@@ -12,6 +12,7 @@ import time
 
 import torch
 
+from models.files import atomic_write
 from world import WORLD_VERSION
 
 CHECKPOINT_ROOT = pathlib.Path(__file__).parent / "checkpoints"
@@ -56,7 +57,7 @@ def write_manifest(folder: pathlib.Path, *, name: str, family: str, components: 
         "sha256": {str(p.relative_to(folder)): sha256(p) for p in weight_files(folder)},
         **(extra or {}),
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    atomic_write(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return manifest
 
 

@@ -19,6 +19,7 @@ from PIL import Image
 
 from models.checkpoints import CheckpointError
 from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
+from models.devices import resolve_device
 
 # short name -> (repo id, one-line description)
 HUB_MODELS: dict[str, tuple[str, str]] = {
@@ -228,7 +229,8 @@ def load(name: str, device: str = "cpu") -> HubGenerator:
 
 
 def default_device() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """'cuda' when a GPU is visible, else 'cpu': models.devices.resolve_device's answer to 'auto'."""
+    return resolve_device("auto")
 
 
 def generate_image(prompt: str, guidance_scale: float = 7.5, num_inference_steps: int = 50, seed: int = 42,

@@ -22,6 +22,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from world.accuracy import judge, single_prompts  # noqa: E402
 from evaluation.features import extractor, frechet_distance, image_features, statistics  # noqa: E402
 from evaluation.metrics import bootstrap  # noqa: E402
+from evaluation.report import markdown_row, markdown_table  # noqa: E402
 from world.references import reference_image  # noqa: E402
 from models.gan import family as gan  # noqa: E402
 from models.checkpoints import read_manifest  # noqa: E402
@@ -53,16 +54,17 @@ def main() -> None:
     prompts = single_prompts(args.prompts)
     features = extractor("world")
     real_stats = statistics(image_features(features, [reference_image(p, i) for i, p in enumerate(prompts)]))
-    lines = ["| arch | loss | text losses | steps × 32 | train wall | color+shape [95 % CI] | all asked | "
-             "FID (world) | img/s |", "|---|---|---|---|---|---|---|---|---|"]
+    header = ["arch", "loss", "text losses", "steps × 32", "train wall", "color+shape [95 % CI]", "all asked",
+              "FID (world)", "img/s"]
+    body = []
     for folder in args.folders:
         r = row(pathlib.Path(folder), prompts, features, real_stats)
         mean, low, high = r["color_shape"]
-        lines.append(f"| {r['arch']} | {r['loss']} | {r['text losses']} | {r['steps']:,} | {r['wall'] / 60:.0f} min | "
-                     f"{100 * mean:.0f} % [{100 * low:.0f}, {100 * high:.0f}] | {100 * r['full']:.0f} % | "
-                     f"{r['fid']:.2f} | {r['speed']:.0f} |")
-        print(lines[-1], flush=True)
-    table = "\n".join(lines)
+        body.append([str(r["arch"]), str(r["loss"]), r["text losses"], f"{r['steps']:,}", f"{r['wall'] / 60:.0f} min",
+                     f"{100 * mean:.0f} % [{100 * low:.0f}, {100 * high:.0f}]", f"{100 * r['full']:.0f} %",
+                     f"{r['fid']:.2f}", f"{r['speed']:.0f}"])
+        print(markdown_row(body[-1]), flush=True)
+    table = markdown_table(header, body)
     print(f"\n{len(prompts)} held-in single-object prompts, seed 0; FID against images rendered from the same "
           f"prompts, evaluator-CLIP features\n\n{table}")
     if args.out:
