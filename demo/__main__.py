@@ -1,24 +1,51 @@
-"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device cpu|cuda|auto] [--planner rules|none|lm:PATH|chat:URL] [--runs DIR]"""
+"""python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device auto|cpu|cuda[:N]]
+[--planner rules|none|lm:PATH|chat:URL] [--runs DIR] [--time-compare [--repeats N]]"""
+from __future__ import annotations
+
 import argparse
+import sys
 
-import torch
-
-from demo.app import build
+from models.devices import DEVICE_HELP, resolve_device
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m demo", description="GenBench: every generator side by side.")
-    parser.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to serve a network)")
-    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
-    parser.add_argument("--models", default=None, help="comma-separated generator names, hub:<id-or-folder> too (default: every one with weights on disk)")
-    parser.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto (cuda when present)")
-    parser.add_argument("--planner", default="rules",
-                        help="rewrites prompts for the built-in models: rules (default) | none | lm:PATH | chat:URL[#MODEL]")
-    parser.add_argument("--runs", default="runs", help="folder of evaluation runs for the Evaluation tab (default runs)")
-    args = parser.parse_args()
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m demo", description="GenBench: every generator side by side.")
+    p.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to serve a network)")
+    p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    p.add_argument("--models", default=None,
+                   help="comma-separated generator names, hub:<id-or-folder> too (default: every one with weights on disk)")
+    p.add_argument("--device", default="cpu", help=f"{DEVICE_HELP} (default cpu)")
+    p.add_argument("--planner", default="rules",
+                   help="rewrites prompts for the built-in models: rules (default) | none | lm:PATH | chat:URL[#MODEL]")
+    p.add_argument("--runs", default="runs", help="folder of evaluation runs for the Evaluation tab (default runs)")
+    p.add_argument("--time-compare", action="store_true",
+                   help="serve nothing: time the compare call at default settings through gradio_client, print the "
+                        "seconds per call and exit")
+    p.add_argument("--repeats", type=int, default=3, help="timed compare calls with --time-compare (default 3)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2)
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
+    if args.time_compare:
+        if not 1 <= args.repeats <= 100:
+            print("error: --repeats must be from 1 to 100", file=sys.stderr)
+            raise SystemExit(2)
+        from demo.latency import time_compare
+        from models.registry import available
+        names = names or available()
+        seconds = time_compare(names, args.repeats, device=device)
+        print(f"demo compare, default settings, {len(names)} generators ({', '.join(names)}), device {device}: "
+              f"{seconds} s per call")
+        return
+    from demo.app import build
     app = build(names, device=device, planner=args.planner, runs=args.runs)
     app.launch(server_name=args.host, server_port=args.port, share=args.share)
 

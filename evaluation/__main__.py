@@ -1,20 +1,44 @@
-"""python -m evaluation run | report | fid | stats | accuracy: sweeps, reports, FID and quick accuracy checks."""
+"""python -m evaluation run | report | fid | stats | perf | accuracy: sweeps, reports, FID, speed and quick
+accuracy checks."""
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import sys
 import time
 
 
 def _floats(text: str) -> list[float]:
+    from models.contract import MAX_GUIDANCE
+
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not values or any(not math.isfinite(v) or v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"guidance scales must be finite numbers >= 0, got {text!r}")
+    if not values or any(not math.isfinite(v) or not 0 <= v <= MAX_GUIDANCE for v in values):
+        raise argparse.ArgumentTypeError(f"guidance scales must be finite numbers from 0 to {MAX_GUIDANCE:g}, "
+                                         f"got {text!r}")
     return values
+
+
+def _step(text: str) -> int:
+    """One number of sampling steps, within the request limit of models.contract."""
+    values = _ints(text)
+    if len(values) != 1:
+        raise argparse.ArgumentTypeError(f"expected one number of steps, got {text!r}")
+    return values[0]
+
+
+def _device(spec: str) -> str:
+    """models.devices.resolve_device, or a one-line error with exit status 2."""
+    from models.devices import resolve_device
+
+    try:
+        return resolve_device(spec)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def cmd_accuracy(args: argparse.Namespace) -> None:
@@ -26,8 +50,7 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
 
     if not 1 <= args.n <= 10_000:
         raise SystemExit("error: --n must be from 1 to 10000")
-    import torch
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    device = _device(args.device)
     try:
         planner = None if args.planner == "none" else make_planner(args.planner)
     except (ValueError, OSError) as error:
@@ -59,12 +82,14 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
 
 
 def _ints(text: str) -> list[int]:
+    from models.contract import MAX_STEPS
+
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or any(not 1 <= v <= 1000 for v in values):
-        raise argparse.ArgumentTypeError(f"steps must be integers from 1 to 1000, got {text!r}")
+    if not values or any(not 1 <= v <= MAX_STEPS for v in values):
+        raise argparse.ArgumentTypeError(f"steps must be integers from 1 to {MAX_STEPS}, got {text!r}")
     return values
 
 
@@ -89,6 +114,7 @@ def cmd_run(args: argparse.Namespace) -> None:
 
     if not 1 <= args.n <= 999:
         _fail(ValueError("--n must be from 1 to 999 samples per prompt"))
+    _device(args.device)  # a junk device fails here, before any model loads; the sweep resolves "auto" itself
     options = RunOptions(models=args.models, prompts=args.prompts, out=args.out, guidance=args.guidance,
                          steps=args.steps, samplers=args.samplers, n=args.n, seed=args.seed, device=args.device,
                          features=args.features, inception_weights=args.inception_weights, clip=args.clip,
@@ -105,7 +131,6 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> None:
-    import json
     import pathlib
 
     from evaluation.features import FeatureError
@@ -165,16 +190,18 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_perf(args: argparse.Namespace) -> None:
-    import json
-
     import torch
 
-    from evaluation.perf import time_demo_compare, time_generators
+    from evaluation.perf import time_generators
     from models.checkpoints import CheckpointError
     from models.registry import UnknownModel, available
 
+    if args.demo:  # moved up a floor: evaluation does not import the demo
+        print("error: the demo's compare latency is `python -m demo --time-compare [--models a,b] [--repeats N]`",
+              file=sys.stderr)
+        raise SystemExit(2)
+    device = _device(args.device)
     names = args.models or [n for n in available() if n in ("ddpm", "ldm", "dit", "gan")]
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
     try:
         rows = time_generators(names, device, args.repeats)
@@ -184,14 +211,9 @@ def cmd_perf(args: argparse.Namespace) -> None:
         print(json.dumps(row) if args.json else
               f"{row['model']:<8} {row['family']:<5} {row['steps']:>3} steps  {row['seconds_per_image']:8.3f} s/image  "
               f"{row['images_per_s']:9.2f} images/s  (load {row['load_s']} s)")
-    if args.demo:
-        seconds = time_demo_compare(names, args.repeats)
-        print(f"demo compare, default settings, {len(names)} generators: {seconds} s per call")
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m evaluation", description="GenBench evaluation.")
-    sub = parser.add_subparsers(dest="command", required=True)
+def _add_run(sub) -> None:
     p = sub.add_parser("run", help="generate a sweep (resumable) and write its metrics and reports",
                        description="Every model x sampler x steps x guidance x prompt x sample image, written once to "
                                    "RUN_DIR; a rerun (or a run after a crash or Ctrl-C) continues where it stopped. "
@@ -219,10 +241,14 @@ def main(argv: list[str] | None = None) -> None:
                         "images rendered from the same prompts")
     p.set_defaults(run=cmd_run)
 
+
+def _add_report(sub) -> None:
     p = sub.add_parser("report", help="rebuild report.md / report.html of a run directory")
     p.add_argument("run_dir")
     p.set_defaults(run=cmd_report)
 
+
+def _add_fid_and_stats(sub) -> None:
     for name, text in (("fid", "Frechet distance between two image folders or .npz statistics"),
                        ("stats", "write the FID statistics (.npz with mu, sigma) of an image folder")):
         p = sub.add_parser(name, help=text, description=text)
@@ -237,14 +263,19 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument("--inception-weights", default=None, help="Inception-v3 FID weights file")
         p.set_defaults(run=cmd_fid if name == "fid" else cmd_stats)
 
-    p = sub.add_parser("perf", help="images/s per generator at default settings (and the demo's compare latency)")
+
+def _add_perf(sub) -> None:
+    p = sub.add_parser("perf", help="images/s per generator at default settings (the demo's compare latency: "
+                                    "python -m demo --time-compare)")
     p.add_argument("--models", type=_names, default=None, help="default: every built-in generator on disk")
-    p.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto")
+    p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median reported)")
-    p.add_argument("--demo", action="store_true", help="also time the demo's compare call through gradio_client")
+    p.add_argument("--demo", action="store_true", help=argparse.SUPPRESS)  # moved: python -m demo --time-compare
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_perf)
 
+
+def _add_accuracy(sub) -> None:
     p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
     p.add_argument("--task", choices=["single", "pair", "count", "novel", "paraphrase"], default="single",
@@ -254,13 +285,27 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--planner", default="none",
                    help="rewrite prompts before generating: none (default) | rules | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0], help="comma-separated scales (default 1,3)")
-    p.add_argument("--steps", type=int, default=50, help="sampling steps (default 50)")
+    p.add_argument("--steps", type=_step, default=50, help="sampling steps (default 50)")
     p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")
     p.add_argument("--n", type=int, default=200, help="number of prompts, one image each (default 200)")
-    p.add_argument("--device", default="cpu", help="cpu (default) | cuda | auto")
+    p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")
     p.set_defaults(run=cmd_accuracy)
-    args = parser.parse_args(argv)
+
+
+SUBCOMMANDS = (_add_run, _add_report, _add_fid_and_stats, _add_perf, _add_accuracy)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description="GenBench evaluation.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     args.run(args)
 
 

@@ -86,3 +86,126 @@ def test_a_full_queue_answers_busy_instead_of_hanging():
         assert errors and all("full" in e.lower() or "busy" in e.lower() for e in errors), errors
     finally:
         app.close()
+
+
+# --- the handlers alone, on a session of the conftest's tiny diffusion model and the shipped GAN: no server ---
+
+import inspect  # noqa: E402
+
+import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from demo import handlers  # noqa: E402
+from demo.app import bind  # noqa: E402
+from demo.handlers import DemoSession, open_session  # noqa: E402
+from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS, GenerationError  # noqa: E402
+from models.registry import load  # noqa: E402
+from models.text.planners import make_planner  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def session(tiny_generator):
+    return DemoSession({"tiny": tiny_generator, "gan": load("gan")}, make_planner("rules"))
+
+
+def final(updates):
+    *_, last = updates
+    return last
+
+
+def test_compare_handler_streams_then_labels_each_image_with_its_latency(session):
+    updates = list(handlers.compare(session, "a large red circle in the center", 7, False, 4, 3.0, "ddim", True))
+    seed, plan, tiny, gan = final(updates)
+    assert seed == 7 and "a large red circle in the center" in plan
+    assert len(updates) >= 2  # at least one preview or image before the last update
+    for image, name in ((tiny, "tiny"), (gan, "gan")):
+        assert image.value is not None
+        assert image.label.startswith(name) and re.search(r"· \d+\.\d\d s$", image.label)
+
+
+def test_compare_handler_outside_the_world_and_with_rewriting_off(session):
+    _, plan, tiny, gan = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", True))
+    assert "Outside the Shapes world" in plan
+    assert tiny.value is None and tiny.label == "tiny: outside the Shapes world"
+    _, plan, tiny, _ = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", False))
+    assert "as typed" in plan and tiny.value is not None
+
+
+def test_compare_handler_random_seed_and_a_generator_that_refuses(session, tiny_generator):
+    class Refusing:
+        info = tiny_generator.info
+
+        def generate(self, *args, **kwargs):
+            raise GenerationError("no ImageNet class name in the prompt")
+
+    refusing = DemoSession({"tiny": tiny_generator, "refusing": Refusing()}, session.planner)
+    seed, _, tiny, refused = final(handlers.compare(refusing, "a red circle", 0, True, 2, 3.0, "ddim", True))
+    assert 0 <= seed <= handlers.MAX_SEED and tiny.value is not None
+    assert refused.value is None and refused.label == "tiny: no ImageNet class name in the prompt"
+
+
+def test_validation_uses_the_contract_limits_not_the_sliders(session):
+    handlers.validate("a red circle", MAX_STEPS, MAX_GUIDANCE)  # beyond the sliders (200, 15), within the contract
+    for prompt, steps, guidance, message in (("  ", 4, 3.0, "prompt"), ("x" * (MAX_PROMPT_CHARS + 1), 4, 3.0, "limit"),
+                                             ("a red circle", MAX_STEPS + 1, 3.0, "Steps"),
+                                             ("a red circle", 2.5, 3.0, "Steps"),
+                                             ("a red circle", 4, MAX_GUIDANCE + 1, "Guidance"),
+                                             ("a red circle", 4, float("nan"), "Guidance")):
+        with pytest.raises(gr.Error, match=message):
+            handlers.validate(prompt, steps, guidance)
+    with pytest.raises(gr.Error, match="prompt"):
+        next(handlers.compare(session, "", 0, False, 4, 3.0, "ddim", True))
+    assert handlers.parse_scales("0; 1, 50") == [0.0, 1.0, MAX_GUIDANCE]
+    for bad in ("1, nan", "51", "a, b", "", ",".join("1" * 9)):
+        with pytest.raises(gr.Error, match="(?i)guidance scale"):
+            handlers.parse_scales(bad)
+
+
+def test_sweep_handler_one_image_per_scale_and_its_errors(session):
+    row = handlers.sweep(session, "tiny", "a small blue square in the top left", 0, 2, "0, 3", "dpm++", True)
+    assert [caption for _, caption in row] == ["guidance 0", "guidance 3"]
+    assert all(image.size == (handlers.DISPLAY, handlers.DISPLAY) for image, _ in row)
+    for model, prompt, message in (("gan", "a red circle", "Guidance does not apply to gan"),
+                                   ("nope", "a red circle", "Unknown model 'nope'; loaded: tiny, gan"),
+                                   ("tiny", "a tabby cat", "Outside the Shapes world")):
+        with pytest.raises(gr.Error, match=message):
+            handlers.sweep(session, model, prompt, 0, 2, "1", "ddim", True)
+
+
+def test_generate_one_handler_gives_the_generators_own_image(session):
+    image = handlers.generate_one(session, "tiny", "a red circle", 0, 2, 3.0, "unknown-sampler", True)
+    assert isinstance(image, Image.Image) and image.size == (32, 32)  # a sampler it lacks: its own default
+    assert isinstance(handlers.generate_one(session, "gan", "a red circle", 0, 1, 0.0, "ddim", True), Image.Image)
+    with pytest.raises(gr.Error, match="Unknown model"):
+        handlers.generate_one(session, "nope", "a red circle", 0, 2, 3.0, "ddim", True)
+    with pytest.raises(gr.Error, match="Outside the Shapes world"):
+        handlers.generate_one(session, "tiny", "a tabby cat", 0, 2, 3.0, "ddim", True)
+
+
+def test_bound_handlers_keep_name_signature_and_streaming(session):
+    compare, sweep = bind(handlers.compare, session), bind(handlers.sweep, session)
+    assert compare.__name__ == "compare" and inspect.isgeneratorfunction(compare)
+    assert list(inspect.signature(compare).parameters)[0] == "prompt" and not inspect.isgeneratorfunction(sweep)
+    assert sweep("tiny", "a red circle", 0, 2, "1", "ddim")[0][1] == "guidance 1"
+    app = __import__("demo.app", fromlist=["build"]).build(session=session)
+    assert {"/compare", "/generate", "/sweep"} <= set(app.get_api_info()["named_endpoints"])
+
+
+def test_open_session_errors_are_one_line_exits():
+    with pytest.raises(SystemExit, match="error: unknown planner 'oracle'"):
+        open_session(["gan"], planner="oracle")
+    with pytest.raises(SystemExit, match="error: .*nope"):
+        open_session(["nope"])
+    assert list(open_session(["gan"], planner="none").generators) == ["gan"]
+
+
+def test_python_m_demo_time_compare_and_a_bad_device(capsys):
+    from demo.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--device", "gpu0"])
+    assert exit_.value.code == 2 and capsys.readouterr().err.strip().count("\n") == 0
+    main(["--time-compare", "--models", "gan", "--repeats", "2"])
+    out = capsys.readouterr().out
+    assert re.search(r"demo compare, default settings, 1 generators \(gan\), device cpu: \[[\d.]+, [\d.]+\] s per call",
+                     out), out

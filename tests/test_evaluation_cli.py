@@ -29,3 +29,51 @@ def test_bad_arguments_are_one_line_errors():
         result = run(*args, "--n", "1") if "--n" not in args else run(*args)
         assert result.returncode != 0
         assert "Traceback" not in result.stderr and result.stderr.strip(), args
+
+
+# --- in-process: the parser, the device and limit checks, perf ---
+
+import pytest  # noqa: E402
+
+from evaluation.__main__ import build_parser, main  # noqa: E402
+from models.contract import MAX_GUIDANCE, MAX_STEPS  # noqa: E402
+
+
+def exit_code(capsys, argv: list[str]) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    return exit_.value.code, capsys.readouterr().err.strip()
+
+
+def test_every_subcommand_has_a_handler():
+    parser = build_parser()
+    for argv in (["run", "--models", "ddpm", "--out", "x"], ["report", "x"], ["fid", "a", "b"], ["stats", "a", "b"],
+                 ["perf"], ["accuracy"]):
+        assert callable(parser.parse_args(argv).run), argv
+
+
+def test_guidance_and_steps_follow_the_contract_limits(capsys):
+    args = build_parser().parse_args(["accuracy", "--guidance", f"0,{MAX_GUIDANCE:g}", "--steps", str(MAX_STEPS)])
+    assert args.guidance == [0.0, MAX_GUIDANCE] and args.steps == MAX_STEPS
+    for argv in (["accuracy", "--guidance", f"{MAX_GUIDANCE + 1:g}"], ["accuracy", "--steps", str(MAX_STEPS + 1)],
+                 ["accuracy", "--steps", "2,3"], ["run", "--models", "ddpm", "--out", "x", "--steps", "0"]):
+        code, err = exit_code(capsys, argv)
+        assert code == 2 and "error:" in err, argv
+
+
+def test_a_bad_device_is_one_line_and_status_2(capsys, tmp_path):
+    for argv in (["accuracy", "--device", "gpu"], ["perf", "--device", "cuda:x"],
+                 ["run", "--models", "ddpm", "--out", str(tmp_path / "run"), "--device", "tpu"]):
+        code, err = exit_code(capsys, argv)
+        assert code == 2 and err.startswith("error: unknown device") and "\n" not in err, argv
+    assert not (tmp_path / "run").exists()
+
+
+def test_perf_times_a_generator_and_points_to_the_demo_for_the_compare_latency(capsys):
+    code, err = exit_code(capsys, ["perf", "--demo"])
+    assert code == 2 and "python -m demo --time-compare" in err and "\n" not in err
+    main(["perf", "--models", "gan", "--repeats", "1", "--json"])
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("device cpu")
+    row = json.loads(lines[1])
+    assert row["model"] == "gan" and row["images_per_s"] > 0
