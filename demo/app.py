@@ -68,10 +68,12 @@ def _compare_tab(session: DemoSession, fns: dict) -> None:
     with gr.Row():
         images = [gr.Image(label=label(g), type="pil", interactive=False, height=DISPLAY, width=DISPLAY,
                            elem_classes=["generator-output"]) for g in generators.values()]
+        layout = gr.Image(label="Planned layout (what a layout-aware generator was given)", type="pil",
+                          interactive=False, height=DISPLAY, width=DISPLAY, elem_id="layout")
     gr.Examples(EXAMPLES, inputs=[prompt])
     inputs = [prompt, seed, randomize, steps, guidance, sampler, rewrite]
-    button.click(fns["compare"], inputs, [seed, planned, *images], api_name="compare")
-    prompt.submit(fns["compare"], inputs, [seed, planned, *images], api_visibility="private")
+    button.click(fns["compare"], inputs, [seed, planned, *images, layout], api_name="compare")
+    prompt.submit(fns["compare"], inputs, [seed, planned, *images, layout], api_visibility="private")
     # one model, one image, for scripts (gradio_client): no UI of its own
     one_model = gr.Dropdown(list(generators), value=next(iter(generators)), visible=False)
     one_image = gr.Image(type="pil", visible=False)

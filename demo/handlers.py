@@ -6,6 +6,7 @@ event's inputs in the order the page sends them. Bad input is a gr.Error whose m
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import queue
 import random
@@ -19,6 +20,7 @@ from models.checkpoints import CheckpointError
 from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
 from models.registry import available, load
 from models.text.planners import make_planner
+from world.layout import Layout, draw_layout
 
 SAMPLERS = ["ddim", "dpm++", "ddpm"]  # the built-in samplers; hub pipelines map unknown ones to their own
 MAX_SEED = 2**31 - 1
@@ -147,17 +149,25 @@ def sampler_for(generator, sampler: str) -> str | None:
     return sampler if sampler in generator.info.samplers else None
 
 
+def layout_picture(image: Image.Image) -> Image.Image | None:
+    """The layout a layout-aware generator drew `image` from, as labelled boxes (None for other generators)."""
+    used = image.info.get("layout")
+    return draw_layout(Layout.from_dict(json.loads(used))) if used else None
+
+
 def compare(session: DemoSession, prompt: str, seed: float, randomize: bool, steps: float, guidance: float,
             sampler: str, rewrite: bool = True):
-    """Every generator, one after the other: yields [seed, plan line, *one gr.Image per generator] as images stream."""
+    """Every generator, one after the other: yields [seed, plan line, *one gr.Image per generator, the planned
+    layout] as images stream; the layout is the one a layout-aware generator (dit-layout) used, if one is loaded."""
     validate(prompt, steps, guidance)
     seed = random.randint(0, MAX_SEED) if randomize else int(seed)
     plan = session.planner.plan(prompt) if rewrite else None
     shown = plan_text(plan) if plan is not None else "Rewriting is off: every model gets the prompt as typed."
     outputs: list[tuple[Image.Image | None, str]] = [(None, label(g)) for g in session.generators.values()]
+    layout: list[Image.Image | None] = [None]
 
     def current():
-        return [seed, shown, *[gr.Image(value=im, label=text) for im, text in outputs]]
+        return [seed, shown, *[gr.Image(value=im, label=text) for im, text in outputs], layout[0]]
 
     for index, generator in enumerate(session.generators.values()):
         text = prompt_for(generator, prompt, plan)
@@ -168,6 +178,7 @@ def compare(session: DemoSession, prompt: str, seed: float, randomize: bool, ste
         try:
             for image in stream(generator, text, seed, int(steps), float(guidance), sampler_for(generator, sampler)):
                 outputs[index] = (for_display(image), label(generator))
+                layout[0] = layout_picture(image) or layout[0]
                 yield current()
         except GenerationError as error:  # this generator cannot take the prompt; the others still answer
             outputs[index] = (None, f"{generator.info.name}: {error}")

@@ -30,12 +30,14 @@ class Setting:
     sampler: str | None
     steps: int | None
     guidance: float | None  # None: the model has no guidance (GANs)
+    layout: str | None = None  # layout-aware models: None = the planner's layout, "none" = the caption alone
 
     @property
     def name(self) -> str:
         if self.sampler is None:
             return "one-pass"
-        return f"{self.sampler}-{self.steps}steps-" + ("unguided" if self.guidance is None else f"g{self.guidance:g}")
+        name = f"{self.sampler}-{self.steps}steps-" + ("unguided" if self.guidance is None else f"g{self.guidance:g}")
+        return name + ("-nolayout" if self.layout == "none" else "")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,20 +49,27 @@ class WorkItem:
     seed: int
 
 
-def settings_for(info, guidance: list[float], steps: list[int], samplers: list[str]) -> list[Setting]:
+def settings_for(info, guidance: list[float], steps: list[int], samplers: list[str],
+                 layouts: list[str] | None = None) -> list[Setting]:
     """The grid a model takes: samplers x steps x guidance for guided diffusion, samplers x steps for
-    unconditional or class diffusion without guidance, one setting for one-pass models (GANs)."""
+    unconditional or class diffusion without guidance, one setting for one-pass models (GANs); layout-aware
+    models (layouts given) also x layout source ("planner" | "none")."""
     if not info.samplers:
         return [Setting(None, None, None)]
     chosen = [s for s in samplers if s in info.samplers] or [info.default_sampler]
     scales = guidance if info.guidance_applies else [None]
-    return [Setting(sampler, step, g) for sampler in chosen for step in steps for g in scales]
+    sources = [None if source == "planner" else source for source in (layouts or ["planner"])]
+    return [Setting(sampler, step, g, source) for sampler in chosen for step in steps for g in scales
+            for source in sources]
 
 
 def candidate_settings(options: "RunOptions") -> list[list[Setting]]:
     """Every grid a model could take under these options, before it is loaded (to skip loading when done)."""
+    sources = [None if source == "planner" else source for source in options.layout]
     return [[Setting(s, step, g) for s in options.samplers for step in options.steps for g in scales]
-            for scales in (options.guidance, [None])] + [[Setting(None, None, None)]]
+            for scales in (options.guidance, [None])] + [[Setting(None, None, None)]] + [
+        [Setting(s, step, g, source) for s in options.samplers for step in options.steps for g in options.guidance
+         for source in sources]]
 
 
 def plan(model: str, settings: list[Setting], prompts: list[PromptItem], n: int, base_seed: int) -> list[WorkItem]:
@@ -95,6 +104,8 @@ def _generate(store: RunStore, generator, todo: list[WorkItem], prompts: list[Pr
     for item in bar:
         prompt = prompts[item.prompt_index]
         setting = item.setting
+        if hasattr(generator, "set_layout_source"):  # a layout-aware model: the setting says where its layout comes from
+            generator.set_layout_source(setting.layout or "planner")
         started = time.perf_counter()
         with autocast(device):
             image = generator.generate([prompt.prompt], seed=item.seed, steps=setting.steps,
@@ -106,6 +117,7 @@ def _generate(store: RunStore, generator, todo: list[WorkItem], prompts: list[Pr
                "prompt": prompt.prompt, "category": prompt.category, "target": prompt.target,
                "clip_score": scorer.score([image], [prompt.prompt])[0] if scorer is not None else None,
                "correct": None, "color_shape": None, "latency_s": round(latency, 4), "device": device,
+               "planned_caption": image.info.get("caption"), "layout": image.info.get("layout") or None,
                "file": store.image_path(item.model, setting.name, item.prompt_index, item.sample,
                                         item.seed).relative_to(store.root).as_posix()}
         if prompt.target is not None:
@@ -152,6 +164,7 @@ class RunOptions:
     inception_weights: str | None = None
     clip: str = "world"
     reference: str | None = None
+    layout: list[str] = dataclasses.field(default_factory=lambda: ["planner"])  # layout-aware models: planner, none
 
 
 def _done_for(model: str, settings: list[Setting], prompts, options: RunOptions, done: set[str]) -> bool:
@@ -198,7 +211,8 @@ def run(options: RunOptions) -> dict:
             continue  # nothing to make: do not even load the model
         generator = load(name, device=device)
         scorer = scorer or ClipScorer(options.clip, device)
-        settings = settings_for(generator.info, options.guidance, options.steps, options.samplers)
+        settings = settings_for(generator.info, options.guidance, options.steps, options.samplers,
+                                options.layout if hasattr(generator, "set_layout_source") else None)
         items = plan(name, settings, prompts, options.n, options.seed)
         generated += generate_missing(store, generator, items, prompts, scorer, done, device, state)
     state.wait_for_everyone()

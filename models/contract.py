@@ -1,4 +1,4 @@
-"""The generator contract every family implements (DESIGN.md, "Contracts")."""
+"""The generator contract every family implements (docs/ARCHITECTURE.md, "The generator contract")."""
 from __future__ import annotations
 
 import dataclasses

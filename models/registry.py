@@ -33,6 +33,8 @@ BUILTIN: dict[str, tuple[Callable, str]] = {
     "ddpm": (_ddpm, "pixel-space DDPM (U-Net, cross-attention, classifier-free guidance)"),
     "ldm": (_latent("ldm"), "latent diffusion (VAE + U-Net with cross-attention)"),
     "dit": (_latent("dit"), "Diffusion Transformer on VAE latents (AdaLN-Zero + cross-attention)"),
+    "dit-layout": (_latent("dit-layout"), "the DiT reading the planner's layout as grounding tokens (LLM/rules -> "
+                                          "layout tokens -> DiT)"),
     "gan": (_gan, "text-conditioned GAN (StyleGAN2-style or DCGAN, projection discriminator)"),
 }
 

@@ -25,3 +25,26 @@ def tiny_generator(tiny_text_encoder) -> DiffusionGenerator:
     unet = build_unet(PRESETS["tiny"], cross_attention_dim=TINY_TEXT.text_width).eval()
     info = diffusion_info("tiny", "ddpm", 0, default_steps=4)
     return DiffusionGenerator(info, unet_denoiser(unet), tiny_text_encoder, NoiseSchedule(), sample_shape=(3, 32, 32))
+
+
+@pytest.fixture(scope="session")
+def tiny_layout_generator(tiny_text_encoder):
+    """A tiny DiT reading layouts, warm-started from a perturbed caption-only DiT with its gates opened."""
+    import dataclasses
+
+    from models.diffusion.dit import PRESETS as DIT_PRESETS
+    from models.diffusion.dit import DiT
+    from models.diffusion.layout_generator import LayoutDiffusionGenerator
+
+    torch.manual_seed(0)
+    base = DiT(DIT_PRESETS["tiny"])
+    grounded = DiT(dataclasses.replace(DIT_PRESETS["tiny"], grounding=True)).eval()
+    with torch.no_grad():
+        for p in base.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+        grounded.load_state_dict(base.state_dict(), strict=False)
+        for block in grounded.blocks:
+            block.fuser.gate.fill_(0.5)
+    info = diffusion_info("tiny-layout", "dit-layout", 0, default_steps=3)
+    return LayoutDiffusionGenerator(info, grounded, tiny_text_encoder, NoiseSchedule(), sample_shape=(4, 8, 8),
+                                    decode=lambda z: torch.nn.functional.interpolate(z[:, :3], size=32))

@@ -18,7 +18,7 @@ def client():
 
 
 def test_compare_returns_one_labelled_image_per_generator_and_the_seed_used(client):
-    seed, plan, image = client.predict("a large red circle in the center", 5, False, 4, 3.0, "ddim", True,
+    seed, plan, image, _ = client.predict("a large red circle in the center", 5, False, 4, 3.0, "ddim", True,
                                        api_name="/compare")
     assert seed == 5
     assert image["value"] is not None and image["label"].startswith("ddpm")
@@ -29,17 +29,17 @@ def test_bad_input_is_an_error_and_the_next_good_call_works(client):
         client.predict("   ", 0, False, 4, 3.0, "ddim", True, api_name="/compare")
     with pytest.raises(Exception, match="minimum"):  # the slider rejects it before our own check
         client.predict("a red circle", 0, False, 0, 3.0, "ddim", True, api_name="/compare")
-    seed, plan, image = client.predict("a red circle", 1, False, 4, 3.0, "ddim", True, api_name="/compare")
+    seed, plan, image, _ = client.predict("a red circle", 1, False, 4, 3.0, "ddim", True, api_name="/compare")
     assert seed == 1 and image["value"] is not None
 
 
 def test_planner_rewrites_free_text_and_the_switch_turns_it_off(client):
-    _, plan, image = client.predict("draw a crimson ball up in the left corner", 0, False, 2, 3.0, "ddim", True,
+    _, plan, image, _ = client.predict("draw a crimson ball up in the left corner", 0, False, 2, 3.0, "ddim", True,
                                     api_name="/compare")
     assert "a red circle in the top left" in plan and image["value"] is not None
-    _, plan, image = client.predict("an astronaut riding a horse", 0, False, 2, 3.0, "ddim", True, api_name="/compare")
+    _, plan, image, _ = client.predict("an astronaut riding a horse", 0, False, 2, 3.0, "ddim", True, api_name="/compare")
     assert "Outside the Shapes world" in plan and image["value"] is None  # no random picture
-    _, plan, image = client.predict("an astronaut riding a horse", 0, False, 2, 3.0, "ddim", False, api_name="/compare")
+    _, plan, image, _ = client.predict("an astronaut riding a horse", 0, False, 2, 3.0, "ddim", False, api_name="/compare")
     assert "as typed" in plan and image["value"] is not None
 
 
@@ -115,19 +115,28 @@ def final(updates):
 
 def test_compare_handler_streams_then_labels_each_image_with_its_latency(session):
     updates = list(handlers.compare(session, "a large red circle in the center", 7, False, 4, 3.0, "ddim", True))
-    seed, plan, tiny, gan = final(updates)
+    seed, plan, tiny, gan, layout = final(updates)
     assert seed == 7 and "a large red circle in the center" in plan
     assert len(updates) >= 2  # at least one preview or image before the last update
     for image, name in ((tiny, "tiny"), (gan, "gan")):
         assert image.value is not None
         assert image.label.startswith(name) and re.search(r"· \d+\.\d\d s$", image.label)
+    assert layout is None  # no layout-aware generator in this session
+
+
+def test_compare_handler_draws_the_layout_a_layout_aware_generator_used(session, tiny_layout_generator):
+    aware = DemoSession({"tiny": session.generators["tiny"], "tiny-layout": tiny_layout_generator}, session.planner)
+    *_, layout = final(handlers.compare(aware, "draw two crimson balls", 3, False, 2, 3.0, "ddim", True))
+    assert layout is not None and layout.size == (256, 256)
+    colors = {color for _, color in layout.getcolors(maxcolors=1 << 16)}
+    assert (220, 40, 40) in colors  # the boxes are drawn in the objects' color
 
 
 def test_compare_handler_outside_the_world_and_with_rewriting_off(session):
-    _, plan, tiny, gan = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", True))
+    _, plan, tiny, gan, _ = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", True))
     assert "Outside the Shapes world" in plan
     assert tiny.value is None and tiny.label == "tiny: outside the Shapes world"
-    _, plan, tiny, _ = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", False))
+    _, plan, tiny, _, _ = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", False))
     assert "as typed" in plan and tiny.value is not None
 
 
@@ -139,7 +148,7 @@ def test_compare_handler_random_seed_and_a_generator_that_refuses(session, tiny_
             raise GenerationError("no ImageNet class name in the prompt")
 
     refusing = DemoSession({"tiny": tiny_generator, "refusing": Refusing()}, session.planner)
-    seed, _, tiny, refused = final(handlers.compare(refusing, "a red circle", 0, True, 2, 3.0, "ddim", True))
+    seed, _, tiny, refused, _ = final(handlers.compare(refusing, "a red circle", 0, True, 2, 3.0, "ddim", True))
     assert 0 <= seed <= handlers.MAX_SEED and tiny.value is not None
     assert refused.value is None and refused.label == "tiny: no ImageNet class name in the prompt"
 

@@ -12,11 +12,8 @@ import torch
 from evaluation import paraphrases
 from models.contract import GenerationError
 from models.diffusion.dit import PRESETS, DiT
-from models.diffusion.generator import diffusion_info
 from models.diffusion.grounding import layout_rows
-from models.diffusion.layout_generator import LayoutDiffusionGenerator
 from models.diffusion.layout_training import dropped_layouts
-from models.diffusion.schedule import NoiseSchedule
 from models.text.planner import RulePlanner
 from world import sample_scene, scene_rng
 from world.layout import MAX_OBJECTS, Layout, LayoutObject, draw_layout, plan_layout, violations
@@ -117,15 +114,8 @@ def test_layout_dropout_on_and_off():
 
 
 @pytest.fixture(scope="module")
-def layout_generator(tiny_text_encoder):
-    grounded = DiT(dataclasses.replace(PRESETS["tiny"], grounding=True)).eval()
-    grounded.load_state_dict(_perturbed_dit().state_dict(), strict=False)
-    with torch.no_grad():
-        for block in grounded.blocks:
-            block.fuser.gate.fill_(0.5)
-    info = diffusion_info("tiny-layout", "dit-layout", 0, default_steps=3)
-    return LayoutDiffusionGenerator(info, grounded, tiny_text_encoder, NoiseSchedule(), sample_shape=(4, 8, 8),
-                                    decode=lambda z: torch.nn.functional.interpolate(z[:, :3], size=32))
+def layout_generator(tiny_layout_generator):
+    return tiny_layout_generator
 
 
 def test_layout_generator_plans_from_free_text_and_records_the_layout(layout_generator):

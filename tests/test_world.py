@@ -1,4 +1,4 @@
-"""The Shapes world contract (WORLD.md)."""
+"""The Shapes world contract (docs/ARCHITECTURE.md, "The Shapes world")."""
 import collections
 
 import numpy as np

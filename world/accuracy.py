@@ -10,6 +10,7 @@ from world.seeds import chunk_seed
 from world import parse_caption, sample_scene, scene_rng
 
 EVAL_SEED = 2024  # world prompts for evaluation come from a stream that training never uses
+PLACEHOLDER = "a red circle"  # what a prompt the planner refused is replaced by; its image is judged blank
 
 
 def judge(caption: str, image: Image.Image) -> dict:
@@ -61,10 +62,12 @@ def judge_pair(spec: dict, found: list[Detection]) -> dict:
     return {"color_shape": both, "relation": relation, "full": both and relation}
 
 
-def world_prompts(n: int, kind: str = "single", seed: int = EVAL_SEED, held_out: bool = False) -> list[str]:
-    """n world captions of one scene kind (single | pair | count; optional words dropped as in training),
-    held-in color-shape pairs unless held_out."""
-    return [sample_scene(scene_rng(seed, i), kind=kind, held_out=held_out).caption for i in range(n)]
+def world_prompts(n: int, kind: str = "single", seed: int = EVAL_SEED, held_out: bool = False,
+                  every_word: bool = False) -> list[str]:
+    """n world captions of one scene kind (single | pair | count), held-in color-shape pairs unless held_out;
+    optional words (size, position) dropped as in training, or all given when every_word."""
+    return [sample_scene(scene_rng(seed, i), kind=kind, held_out=held_out, drop_words=not every_word).caption
+            for i in range(n)]
 
 
 def single_prompts(n: int, seed: int = EVAL_SEED, held_out: bool = False) -> list[str]:
@@ -77,13 +80,14 @@ def score(generator, prompts: Sequence[str], guidance: float, steps: int, sample
 
     `prompts` are what a person typed and `targets` the world captions the images are judged against
     (default: the prompts themselves). A `planner` rewrites each prompt first; a prompt it finds outside
-    the world still gets its image (as typed, so the noise of the others does not move) but counts as wrong.
+    the world still gets an image, so the noise of the others does not move, but counts as wrong: it is sent
+    as a placeholder world caption (a generator that plans for itself would refuse the text as typed).
     """
     prompts, targets = list(prompts), list(targets or prompts)
     sent, refused = list(prompts), [False] * len(prompts)
     if planner is not None:
         plans = [planner.plan(p) for p in prompts]
-        sent = [plan.caption if plan.understood else p for plan, p in zip(plans, prompts)]
+        sent = [plan.caption if plan.understood else PLACEHOLDER for plan in plans]
         refused = [not plan.understood for plan in plans]
     blank = Image.new("RGB", (32, 32))  # judged like an image with nothing in it: every attribute wrong
     judgements = []

@@ -1,6 +1,6 @@
 """The prompt planner: free text -> a canonical Shapes-world caption and its layout, or a clear "outside".
 
-The built-in generators know only WORLD.md's caption grammar; people type anything. As in the
+The built-in generators know only the world's caption grammar (docs/ARCHITECTURE.md); people type anything. As in the
 LLM + denoiser pattern (DALL-E 3's prompt rewriting), a planner sits in front of the text encoder.
 `RulePlanner` is the offline default: synonyms and near colors, plurals, numbers as words or digits,
 free word order, relations in either direction and single-typo tolerance. The LLM backends
