@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 
 from models import cli
+from models.contract import MAX_GUIDANCE, MAX_STEPS
+from models.devices import DEVICE_HELP
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m models", description="GenBench generators: list, sample, train, plan.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -16,12 +18,13 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("sample", help="write N images for one prompt as PNGs")
     p.add_argument("--model", required=True,
                    help="generator name (see `python -m models list`) or hub:<diffusers-repo-id-or-folder>")
-    p.add_argument("--device", default="auto", help="auto (cuda when present, else cpu) | cpu | cuda[:N]")
+    p.add_argument("--device", default="auto", help=DEVICE_HELP)
     p.add_argument("--prompt", required=True, help="caption, e.g. 'a large red circle in the center'")
     p.add_argument("--n", type=int, default=8, help="number of images (default 8)")
     p.add_argument("--seed", type=int, default=0, help="image i depends only on (seed, i, prompt, settings)")
-    p.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale (default: the model's)")
+    p.add_argument("--steps", type=int, default=None, help=f"sampling steps, 1 to {MAX_STEPS} (default: the model's)")
+    p.add_argument("--guidance", type=float, default=None,
+                   help=f"classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (default: the model's)")
     p.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="GANs only: truncation psi in [0, 2], the fidelity/diversity knob (default 1: none)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++; hub models: default | ddim | dpm++ (default: the model's)")
@@ -29,15 +32,16 @@ def main(argv: list[str] | None = None) -> None:
     p.set_defaults(run=cli.cmd_sample)
 
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
-    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan | clip-evaluator")
-    p.add_argument("--arch", default=None, help="gan only: stylegan2 (default) | dcgan")
+    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan | clip-evaluator; "
+                                                  "with no other flag, the recipe of the shipped NAME")
+    p.add_argument("--arch", default=None, help="gan only: dcgan (default, as shipped) | stylegan2")
     p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
     p.add_argument("--preset", default=None,
                    help="ddpm only: small (epsilon, cross-attention only) | small-pooled (+ pooled text vector) | "
-                        "small-v (+ v-prediction, zero terminal SNR, trailing timesteps)")
+                        "small-v (default, as shipped: + v-prediction, zero terminal SNR, trailing timesteps)")
     p.add_argument("--text-losses", choices=("on", "off"), default=None,
                    help="gan only: matching-aware discriminator and the image-text contrastive term for G "
-                        "(default on; off trains on the adversarial loss alone)")
+                        "(default on, as shipped; off trains on the adversarial loss alone)")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
@@ -59,7 +63,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--json", action="store_true", help="print the whole plan (caption, layout, notes) as JSON")
     p.set_defaults(run=cli.cmd_plan)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     args.run(args)
 
 

@@ -4,16 +4,21 @@ from __future__ import annotations
 import argparse
 import math
 import pathlib
+import shlex
 import sys
 
 from tqdm import tqdm
 
 from models.checkpoints import CheckpointError
-from models.contract import MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
+from models.contract import GenerationError, GeneratorInfo, check_request
+from models.devices import resolve_device
 from models import hub
 from models.registry import BUILTIN, UnknownModel, is_available, load
 
 MAX_IMAGES = 1000
+# what sample checks a request against before any model loads: the contract's limits, no model's defaults
+ANY_MODEL = GeneratorInfo(name="any", family="any", conditioning="text", resolution=32, parameters=0,
+                          default_steps=1, default_guidance=0.0, guidance_applies=True)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -31,30 +36,32 @@ def check_output_folder(path: pathlib.Path) -> None:
         fail(f"cannot write to output folder {path}: {error.strerror or error}")
 
 
-def cmd_sample(args: argparse.Namespace) -> None:
-    # cheap checks first: a typo should not cost a model load
+def check_sample_args(args: argparse.Namespace) -> str:
+    """The checks that cost no model load, with the contract's request limits; returns the device."""
     if args.model not in BUILTIN and not hub.is_hub_name(args.model):
         fail(str(UnknownModel(args.model)))
     if args.truncation is not None and not (math.isfinite(args.truncation) and 0 <= args.truncation <= 2):
         fail(f"--truncation must be a number from 0 to 2, got {args.truncation}")
-    if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
-        fail(f"--device must be auto, cpu or cuda[:N], got {args.device!r}")
-    if not args.prompt.strip():
-        fail("--prompt is empty: give a caption such as 'a large red circle in the center'")
-    if len(args.prompt) > MAX_PROMPT_CHARS:
-        fail(f"--prompt is {len(args.prompt)} characters long; the limit is {MAX_PROMPT_CHARS}")
+    try:
+        device = resolve_device(args.device)
+    except ValueError as error:
+        fail(f"--device: {error}")
     if not 1 <= args.n <= MAX_IMAGES:
         fail(f"--n must be from 1 to {MAX_IMAGES}, got {args.n}")
-    if args.seed < 0:
-        fail(f"--seed must be non-negative, got {args.seed}")
-    if args.steps is not None and not 1 <= args.steps <= MAX_STEPS:
-        fail(f"--steps must be from 1 to {MAX_STEPS}, got {args.steps}")
-    if args.guidance is not None and (not math.isfinite(args.guidance) or args.guidance < 0):
-        fail(f"--guidance must be a finite number >= 0, got {args.guidance}")
+    try:  # prompt, seed, steps and guidance against the limits every entry point shares (the model's defaults
+        # and samplers are checked again by generate() once it is loaded)
+        check_request(ANY_MODEL, [args.prompt], args.seed, args.steps, args.guidance, None)
+    except GenerationError as error:  # its messages start with the parameter's name, which is the flag's
+        fail(f"--{error}")
+    return device
+
+
+def cmd_sample(args: argparse.Namespace) -> None:
+    device = check_sample_args(args)  # cheap checks first: a typo should not cost a model load
     out = pathlib.Path(args.out)
     check_output_folder(out)
     try:
-        generator = load(args.model, device=hub.default_device() if args.device == "auto" else args.device)
+        generator = load(args.model, device=device)
         with tqdm(desc=f"sample {args.model}", unit="step") as bar:
 
             def progress(done: int, total: int, previews) -> None:
@@ -119,9 +126,24 @@ def cmd_plan(args: argparse.Namespace) -> None:
     raise SystemExit(0 if plan.understood else 3)
 
 
-def cmd_train(args: argparse.Namespace) -> None:
+FAMILY_FLAGS = {"arch": "--arch", "loss": "--loss", "text_losses": "--text-losses", "preset": "--preset"}
+
+
+def family_options(args: argparse.Namespace) -> dict:
+    """The family options given on the command line (None: not given), checked against --model."""
+    given = {"arch": args.arch, "loss": args.loss, "preset": args.preset,
+             "text_losses": None if args.text_losses is None else args.text_losses == "on"}
+    if args.model != "gan" and any(given[k] is not None for k in ("arch", "loss", "text_losses")):
+        fail("--arch, --loss and --text-losses apply to --model gan only")
+    if args.model != "ddpm" and given["preset"] is not None:
+        fail("--preset applies to --model ddpm only")
+    return given
+
+
+def resolve_training(args: argparse.Namespace):
+    """What `train` runs, without building or training anything: (trainable, options, config, out folder).
+    With no flag but --model NAME, options and config are the recipe of the shipped NAME."""
     from models.trainables import TRAINABLES
-    from models.training import train
 
     if args.model not in TRAINABLES:
         fail(f"unknown model {args.model!r}; trainable: {', '.join(TRAINABLES)}")
@@ -133,22 +155,11 @@ def cmd_train(args: argparse.Namespace) -> None:
         fail("--lr must be a number between 0 and 1")
     if args.cooldown is not None and args.cooldown < 0:
         fail("--cooldown must be 0 or more")
-    options = {}
-    if args.arch is not None or args.loss is not None or args.text_losses is not None:
-        if args.model != "gan":
-            fail("--arch, --loss and --text-losses apply to --model gan only")
-        options = {k: v for k, v in (("arch", args.arch), ("loss", args.loss)) if v is not None}
-        if args.text_losses is not None:
-            options["text_losses"] = args.text_losses == "on"
-    if args.preset is not None:
-        if args.model != "ddpm":
-            fail("--preset applies to --model ddpm only")
-        options["preset"] = args.preset
+    trainable = TRAINABLES[args.model]
     try:
-        component, config, default_out = TRAINABLES[args.model](**options)
-    except CheckpointError as error:  # e.g. the frozen text encoder is missing
-        fail(str(error))
-    except ValueError as error:  # an unknown --arch or --loss
+        options = trainable.options(**family_options(args))
+        config = trainable.config(**options)
+    except ValueError as error:  # an unknown --arch, --loss or --preset
         fail(str(error))
     config.steps = args.steps or config.steps
     config.batch_size = args.batch_size or config.batch_size
@@ -156,10 +167,32 @@ def cmd_train(args: argparse.Namespace) -> None:
         config.cooldown_steps = args.cooldown
     if args.lr is not None:
         config.lr = args.lr
-    out = pathlib.Path(args.out) if args.out else default_out
+    return trainable, options, config, pathlib.Path(args.out) if args.out else trainable.out
+
+
+def recorded_command(argv: list[str], args: argparse.Namespace, options: dict) -> str:
+    """The command as typed, plus the family options it left to their defaults: the manifest's command
+    keeps its meaning when a default changes."""
+    given = family_options(args)
+    words = ["python", "-m", "models", *argv]
+    for key, value in options.items():
+        if given[key] is None:
+            words += [FAMILY_FLAGS[key], ("on" if value else "off") if isinstance(value, bool) else str(value)]
+    return " ".join(shlex.quote(word) for word in words)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from models.training import train
+
+    trainable, options, config, out = resolve_training(args)
     check_output_folder(out)
     try:
-        manifest = train(component, config, out, init_from=pathlib.Path(args.init_from) if args.init_from else None)
+        component = trainable.component(**options)
+    except (CheckpointError, ValueError) as error:  # e.g. the frozen text encoder is missing
+        fail(str(error))
+    try:
+        manifest = train(component, config, out, command=recorded_command(sys.argv[1:], args, options),
+                         init_from=pathlib.Path(args.init_from) if args.init_from else None)
     except CheckpointError as error:
         fail(str(error))
     print(f"saved {out} after {manifest['training']['steps']} steps: {manifest['metrics']}")

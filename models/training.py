@@ -1,12 +1,14 @@
-"""One training loop for every trained component (DESIGN.md, "Training").
+"""One training loop for every trained component (docs/ARCHITECTURE.md, "Training").
 
-The component supplies its network and a `loss(images, captions, step) -> tensor`;
-the loop owns the optimiser (AdamW, linear warm-up), EMA, caption dropout,
+The component supplies its network and a `loss(images, captions, step) -> tensor`, and a GAN also a
+`discriminator_step(images, captions, step)` that the loop runs first in every step (the D phase; `loss`
+is then the G phase); the loop owns the optimiser (AdamW, linear warm-up), EMA, caption dropout,
 progress (tqdm) and a log file, periodic sample grids, checkpoint-and-resume
 and, at the end, the exported weights with their manifest.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -15,7 +17,7 @@ import pathlib
 import shlex
 import sys
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -62,6 +64,12 @@ class Component:
     extra_state: Callable[[], dict] | None = None
     load_extra_state: Callable[[dict], None] | None = None
     watch: Callable[[torch.nn.Module, int], str] | None = None  # (EMA network, step) -> a log line, every sample_every
+    # a phase of its own that runs before `loss` each step, on the same (images, captions, step) and inside
+    # the step's wall time: a GAN's discriminator update, which steps the discriminator's own optimiser
+    discriminator_step: Callable[[torch.Tensor, list[str], int], object] | None = None
+    # a layout-aware family's loss also takes each scene's objects (the exact layout): loss(images, captions,
+    # step, objects)
+    wants_objects: bool = False
 
 
 def lr_factor(config: TrainConfig, step: int) -> float:
@@ -109,6 +117,188 @@ def warm_start(component: Component, folder: pathlib.Path) -> dict:
             "prior_commands": earlier.get("prior_commands", []) + [previous["training"]["command"]]}
 
 
+@dataclasses.dataclass
+class _Run:
+    """One run's moving parts and progress: what train_state/ saves and a resume restores."""
+    component: Component
+    config: TrainConfig
+    out: pathlib.Path
+    log: logging.Logger
+    optimizer: torch.optim.Optimizer
+    schedule: torch.optim.lr_scheduler.LambdaLR
+    ema: EMAModel | None
+    step: int = 0
+    wall: float = 0.0
+    running: float | None = None  # exponential moving average of the batch losses
+    warm: dict | None = None  # the warm start's record (see warm_start), kept across resumes
+
+    @property
+    def state_dir(self) -> pathlib.Path:
+        return self.out / "train_state"
+
+    @property
+    def network(self) -> torch.nn.Module:
+        return self.component.network
+
+    @classmethod
+    def start(cls, component: Component, config: TrainConfig, out: pathlib.Path,
+              init_from: pathlib.Path | None) -> "_Run":
+        """Fresh optimiser, schedule and EMA; then a resume from out/train_state, or a warm start, or neither."""
+        state_dir = out / "train_state"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        resuming = (state_dir / "state.json").is_file()
+        warm = warm_start(component, init_from) if init_from is not None and not resuming else None
+        network = component.network
+        optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay,
+                                      betas=tuple(config.betas))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, config))
+        ema = EMAModel(network.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4) \
+            if config.ema_decay else None
+        run = cls(component, config, out, _logger(state_dir / "train.log"), optimizer, schedule, ema, warm=warm)
+        if resuming:
+            run.resume()
+        (state_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
+        return run
+
+    def resume(self) -> None:
+        state_dir = self.state_dir
+        saved = json.loads((state_dir / "state.json").read_text())
+        self.step, self.wall, self.warm = saved["step"], saved["wall_time_s"], saved.get("warm_start")
+        self.running = saved.get("running_loss")
+        try:
+            self.network.load_state_dict(load_file(state_dir / "network.safetensors"))
+        except RuntimeError as error:  # another architecture or preset than the run was started with
+            raise CheckpointError(f"cannot resume from {state_dir}: it holds another network than this command "
+                                  f"builds ({str(error).strip().splitlines()[-1].strip()}); use the run's own options or "
+                                  f"another --out") from None
+        self.optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
+        self.schedule.load_state_dict(saved["schedule"])
+        if self.ema is not None:
+            self.ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=True))
+        if self.component.load_extra_state is not None:
+            self.component.load_extra_state(torch.load(state_dir / "extra.pt", weights_only=True))
+        self.log.info("resumed at step %d", self.step)
+        print(f"resuming {self.component.name} from step {self.step} ({state_dir})")
+
+    def checkpoint(self) -> None:
+        state_dir = self.state_dir
+        save_file({k: v.detach().contiguous() for k, v in self.network.state_dict().items()},
+                  state_dir / "network.safetensors")
+        torch.save(self.optimizer.state_dict(), state_dir / "optimizer.pt")
+        if self.ema is not None:
+            torch.save(self.ema.state_dict(), state_dir / "ema.pt")
+        if self.component.extra_state is not None:
+            torch.save(self.component.extra_state(), state_dir / "extra.pt")
+        (state_dir / "state.json").write_text(json.dumps(
+            {"step": self.step, "wall_time_s": self.wall, "schedule": self.schedule.state_dict(),
+             "warm_start": self.warm, "running_loss": self.running}))
+
+    @contextlib.contextmanager
+    def averaged(self) -> Iterator[torch.nn.Module]:
+        """The network with the EMA weights swapped in, the raw ones back afterwards."""
+        if self.ema is not None:
+            self.ema.store(self.network.parameters())
+            self.ema.copy_to(self.network.parameters())
+        try:
+            yield self.network
+        finally:  # also on Ctrl-C during a preview, so that the checkpoint saved then holds the raw weights
+            if self.ema is not None:
+                self.ema.restore(self.network.parameters())
+
+    def loop(self) -> None:
+        config = self.config
+        dataset = ShapesDataset(seed=config.data_seed)
+        self.network.train()
+        bar = tqdm(total=config.steps, initial=self.step, desc=f"train {self.component.name}", unit="step",
+                   dynamic_ncols=True)
+        try:
+            while self.step < config.steps:
+                value, grad_norm = self.one_step(dataset)
+                bar.update(1)
+                bar.set_postfix(loss=f"{self.running:.4f}", lr=f"{self.schedule.get_last_lr()[0]:.1e}")
+                self.after_step(bar, value, grad_norm)
+        except KeyboardInterrupt:
+            self.checkpoint()
+            bar.close()
+            print(f"\ninterrupted: saved step {self.step} to {self.state_dir}; run the same command to resume")
+            raise SystemExit(130)
+        bar.close()
+
+    def one_step(self, dataset: ShapesDataset) -> tuple[float, torch.Tensor]:
+        """One optimiser step (after the component's own phase, if it has one); returns (loss, grad norm)."""
+        config, step, network = self.config, self.step, self.network
+        started = time.perf_counter()
+        # the data stream is a pure function of the step, so resuming continues it exactly
+        indices = range(step * config.batch_size, (step + 1) * config.batch_size)
+        images, captions, objects = collate([dataset[i] for i in indices])
+        drop = np.random.default_rng([config.data_seed, 1, step]).random(len(captions)) < config.caption_dropout
+        captions = ["" if d else c for c, d in zip(captions, drop)]
+
+        if self.component.discriminator_step is not None:
+            self.component.discriminator_step(images, captions, step)
+        extra = (objects,) if self.component.wants_objects else ()
+        loss = self.component.loss(images, captions, step, *extra)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
+        self.optimizer.step()
+        self.schedule.step()
+        if self.ema is not None:
+            self.ema.step(network.parameters())
+        self.step += 1
+        self.wall += time.perf_counter() - started
+        value = float(loss.detach())
+        self.running = value if self.running is None else 0.98 * self.running + 0.02 * value
+        return value, grad_norm
+
+    def after_step(self, bar: tqdm, value: float, grad_norm: torch.Tensor) -> None:
+        """The periodic work: a log line every 50 steps, checkpoints, sample grids and the watch line."""
+        config, step, component = self.config, self.step, self.component
+        last = step == config.steps
+        if step % 50 == 0 or last:
+            self.log.info("step %d loss %.5f avg %.5f grad %.3f lr %.2e wall %.0fs", step, value, self.running,
+                          float(grad_norm), self.schedule.get_last_lr()[0], self.wall)
+        if step % config.checkpoint_every == 0 or last:
+            self.checkpoint()
+        if not (component.sample_grid or component.watch) or not (step % config.sample_every == 0 or last):
+            return
+        self.network.eval()
+        if component.sample_grid is not None:
+            with self.averaged() as network:
+                component.sample_grid(network, step).save(self.state_dir / f"samples_{step:06d}.png")
+        if component.watch is not None:
+            with self.averaged() as network:
+                line = component.watch(network, step)
+            self.log.info("step %d %s", step, line)
+            bar.write(f"step {step}: {line}")
+        self.network.train()
+
+    def export(self, command: str) -> dict:
+        """Export the (EMA) weights, write the manifest, then measure the save-time metrics and write it again."""
+        component, config, out = self.component, self.config, self.out
+        self.network.eval()
+        with self.averaged() as network:
+            components = component.export(network, out)
+        metrics = {"final_loss_ema_of_batches": round(self.running, 5) if self.running is not None else None}
+
+        def manifest() -> dict:
+            return write_manifest(out, name=component.name, family=component.family, components=components,
+                                  command=command, steps=self.step, wall_time_s=self.wall,
+                                  data=f"Shapes world stream (data seed {config.data_seed}), "
+                                       f"{self.step * config.batch_size} images seen (batch {config.batch_size})",
+                                  metrics=metrics,
+                                  extra={"train_config": dataclasses.asdict(config), "warm_start": self.warm,
+                                         **component.extra_manifest})
+
+        written = manifest()  # the exported folder is loadable from here on; evaluate() loads it
+        if component.evaluate is not None:
+            print("measuring metrics at save time ...")
+            metrics.update(component.evaluate(out))
+            written = manifest()
+        self.log.info("exported to %s: %s", out, json.dumps(metrics))
+        return written
+
+
 def train(component: Component, config: TrainConfig, out: pathlib.Path, command: str | None = None,
           init_from: pathlib.Path | None = None) -> dict:
     """Train (resuming from out/train_state if present), export to `out`, write the manifest.
@@ -116,133 +306,7 @@ def train(component: Component, config: TrainConfig, out: pathlib.Path, command:
     init_from: start a new run from another exported checkpoint's weights (fresh optimiser and EMA);
     the manifest then records the earlier runs' steps, wall time and commands.
     """
-    out = pathlib.Path(out)
-    state_dir = out / "train_state"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    log = _logger(state_dir / "train.log")
     command = command or " ".join(["python", "-m", "models"] + [shlex.quote(a) for a in sys.argv[1:]])
-    network = component.network
-    resuming = (state_dir / "state.json").is_file()
-    warm = warm_start(component, init_from) if init_from is not None and not resuming else None
-
-    optimizer = torch.optim.AdamW(network.parameters(), lr=config.lr, weight_decay=config.weight_decay,
-                                  betas=tuple(config.betas))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, functools.partial(lr_factor, config))
-    ema = EMAModel(network.parameters(), decay=config.ema_decay, use_ema_warmup=True, power=3 / 4) \
-        if config.ema_decay else None
-
-    step, wall, running = 0, 0.0, None
-    if resuming:
-        saved = json.loads((state_dir / "state.json").read_text())
-        step, wall, warm = saved["step"], saved["wall_time_s"], saved.get("warm_start")
-        running = saved.get("running_loss")
-        try:
-            network.load_state_dict(load_file(state_dir / "network.safetensors"))
-        except RuntimeError as error:  # another architecture or preset than the run was started with
-            raise CheckpointError(f"cannot resume from {state_dir}: it holds another network than this command "
-                                  f"builds ({str(error).strip().splitlines()[-1].strip()}); use the run's own options or "
-                                  f"another --out") from None
-        optimizer.load_state_dict(torch.load(state_dir / "optimizer.pt", weights_only=True))
-        schedule.load_state_dict(saved["schedule"])
-        if ema is not None:
-            ema.load_state_dict(torch.load(state_dir / "ema.pt", weights_only=True))
-        if component.load_extra_state is not None:
-            component.load_extra_state(torch.load(state_dir / "extra.pt", weights_only=True))
-        log.info("resumed at step %d", step)
-        print(f"resuming {component.name} from step {step} ({state_dir})")
-    (state_dir / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2))
-
-    def checkpoint() -> None:
-        save_file({k: v.detach().contiguous() for k, v in network.state_dict().items()},
-                  state_dir / "network.safetensors")
-        torch.save(optimizer.state_dict(), state_dir / "optimizer.pt")
-        if ema is not None:
-            torch.save(ema.state_dict(), state_dir / "ema.pt")
-        if component.extra_state is not None:
-            torch.save(component.extra_state(), state_dir / "extra.pt")
-        (state_dir / "state.json").write_text(json.dumps(
-            {"step": step, "wall_time_s": wall, "schedule": schedule.state_dict(), "warm_start": warm,
-             "running_loss": running}))
-
-    def averaged() -> torch.nn.Module:
-        """The network with EMA weights swapped in (call restore() after)."""
-        if ema is not None:
-            ema.store(network.parameters())
-            ema.copy_to(network.parameters())
-        return network
-
-    def restore() -> None:
-        if ema is not None:
-            ema.restore(network.parameters())
-
-    dataset = ShapesDataset(seed=config.data_seed)
-    network.train()
-    bar = tqdm(total=config.steps, initial=step, desc=f"train {component.name}", unit="step", dynamic_ncols=True)
-    try:
-        while step < config.steps:
-            started = time.perf_counter()
-            # the data stream is a pure function of the step, so resuming continues it exactly
-            indices = range(step * config.batch_size, (step + 1) * config.batch_size)
-            images, captions, _ = collate([dataset[i] for i in indices])
-            drop = np.random.default_rng([config.data_seed, 1, step]).random(len(captions)) < config.caption_dropout
-            captions = ["" if d else c for c, d in zip(captions, drop)]
-
-            loss = component.loss(images, captions, step)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(network.parameters(), config.grad_clip)
-            optimizer.step()
-            schedule.step()
-            if ema is not None:
-                ema.step(network.parameters())
-            step += 1
-            wall += time.perf_counter() - started
-
-            value = float(loss.detach())
-            running = value if running is None else 0.98 * running + 0.02 * value
-            bar.update(1)
-            bar.set_postfix(loss=f"{running:.4f}", lr=f"{schedule.get_last_lr()[0]:.1e}")
-            if step % 50 == 0 or step == config.steps:
-                log.info("step %d loss %.5f avg %.5f grad %.3f lr %.2e wall %.0fs", step, value, running,
-                         float(grad_norm), schedule.get_last_lr()[0], wall)
-            if step % config.checkpoint_every == 0 or step == config.steps:
-                checkpoint()
-            if (component.sample_grid or component.watch) and (step % config.sample_every == 0 or step == config.steps):
-                network.eval()
-                if component.sample_grid is not None:
-                    component.sample_grid(averaged(), step).save(state_dir / f"samples_{step:06d}.png")
-                    restore()
-                if component.watch is not None:
-                    line = component.watch(averaged(), step)
-                    restore()
-                    log.info("step %d %s", step, line)
-                    bar.write(f"step {step}: {line}")
-                network.train()
-    except KeyboardInterrupt:
-        checkpoint()
-        bar.close()
-        print(f"\ninterrupted: saved step {step} to {state_dir}; run the same command to resume")
-        raise SystemExit(130)
-    bar.close()
-
-    network.eval()
-    components = component.export(averaged(), out)
-    restore()
-    metrics = {"final_loss_ema_of_batches": round(running, 5) if running is not None else None}
-
-    def manifest() -> dict:
-        return write_manifest(out, name=component.name, family=component.family, components=components,
-                              command=command, steps=step, wall_time_s=wall,
-                              data=f"Shapes world stream (data seed {config.data_seed}), "
-                                   f"{step * config.batch_size} images seen (batch {config.batch_size})",
-                              metrics=metrics,
-                              extra={"train_config": dataclasses.asdict(config), "warm_start": warm,
-                                     **component.extra_manifest})
-
-    written = manifest()  # the exported folder is loadable from here on; evaluate() loads it
-    if component.evaluate is not None:
-        print("measuring metrics at save time ...")
-        metrics.update(component.evaluate(out))
-        written = manifest()
-    log.info("exported to %s: %s", out, json.dumps(metrics))
-    return written
+    run = _Run.start(component, config, pathlib.Path(out), init_from)
+    run.loop()
+    return run.export(command)

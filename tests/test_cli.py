@@ -1,9 +1,17 @@
 """What users type: `python -m models sample | list | train`, good and bad input."""
+import dataclasses
+import json
+import re
+import shlex
 import subprocess
 import sys
 
 import pytest
 
+from models.__main__ import build_parser
+from models.checkpoints import CHECKPOINT_ROOT
+from models.cli import recorded_command, resolve_training
+from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS
 from models.registry import is_available
 
 
@@ -20,13 +28,17 @@ def run(*args, timeout=300):
     (["--guidance", "nan"], "--guidance"),
     (["--guidance", "inf"], "--guidance"),
     (["--n", "0"], "--n"),
+    (["--guidance", str(MAX_GUIDANCE + 1)], "--guidance"),  # the contract's limits, checked before a model loads
+    (["--prompt", "a red circle " * (MAX_PROMPT_CHARS // 10)], "--prompt"),
+    (["--seed", "-1"], "--seed"),
+    (["--device", "tpu"], "--device"),
 ])
 def test_bad_sample_input_exits_nonzero_with_one_line_and_no_traceback(tmp_path, args, message):
     base = {"--model": "ddpm", "--prompt": "a red circle", "--out": str(tmp_path / "out")}
     for flag, value in zip(args[::2], args[1::2]):
         base[flag] = value
     result = run("sample", *[x for kv in base.items() for x in kv])
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and message in lines[0], result.stderr
@@ -79,3 +91,90 @@ def test_list_shows_parameters_and_gflops():
     assert result.returncode == 0, result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("ddpm"))
     assert "ready" in row and "M" in row
+
+
+# ---------------------------------------------------------------- train: the defaults are the shipped recipes
+SHIPPED = sorted(path.parent.name for path in CHECKPOINT_ROOT.glob("*/generator.json"))
+FLAG_SET = {"steps", "batch_size", "lr", "cooldown_steps"}  # TrainConfig fields a train flag overrides
+
+
+def resolve(command: str):
+    """(trainable, options, config, out) of a recorded command, dropping a trailing "  (note)"."""
+    words = shlex.split(command.split("  (")[0])
+    assert words[:4] == ["python", "-m", "models", "train"], command
+    return resolve_training(build_parser().parse_args(words[3:]))
+
+
+def manifest_of(name: str) -> dict:
+    return json.loads((CHECKPOINT_ROOT / name / "generator.json").read_text())
+
+
+def assert_config_is(config, recorded: dict, leave_out: set = frozenset()) -> None:
+    ours = json.loads(json.dumps(dataclasses.asdict(config)))
+    recorded = {k: v for k, v in recorded.items() if k in ours and k not in leave_out}
+    assert {k: ours[k] for k in recorded} == recorded
+
+
+def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict) -> None:
+    if name == "gan":
+        from models.gan.family import preset
+        built = dataclasses.asdict(preset(options["arch"], options["loss"], options["text_losses"]))
+        assert built == manifest["components"]["generator"]["config"]
+        assert (options["arch"], options["loss"]) == (manifest["arch"], manifest["loss"])
+    elif name == "ddpm":
+        from models.diffusion.unet import PRESETS
+        assert options["preset"] == manifest["components"]["unet"]["preset"]
+        assert json.loads(json.dumps(dataclasses.asdict(PRESETS[options["preset"]]))) == \
+            manifest["components"]["unet"]["config"]
+    else:
+        assert options == {}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_train_with_only_model_builds_the_recipe_of_the_shipped_checkpoint(name):
+    manifest = manifest_of(name)
+    # the recorded command still parses and means what was trained: its config is the manifest's, exactly
+    _, recorded_options, recorded_config, _ = resolve(manifest["training"]["command"])
+    assert_config_is(recorded_config, manifest["train_config"])
+    assert_options_are_the_shipped_ones(name, recorded_options, manifest)
+    # `train --model NAME` alone: the same network, loss and recipe; only what flags set may differ (a shipped
+    # model trained on with --init-from, --steps, --lr, --cooldown records that in its command)
+    _, options, config, out = resolve(f"python -m models train --model {name}")
+    assert options == recorded_options and out == CHECKPOINT_ROOT / name
+    assert_config_is(config, manifest["train_config"], leave_out=FLAG_SET)
+
+
+def earlier_commands(manifest: dict) -> list[str]:
+    return (manifest.get("warm_start") or {}).get("prior_commands", []) + manifest["training"].get("invocations", [])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_earlier_commands_a_manifest_records_still_parse(name):
+    manifest = manifest_of(name)
+    for command in earlier_commands(manifest):
+        _, options, config, _ = resolve(command)
+        span = re.search(r"([\d,]+) -> ([\d,]+)", command)  # an invocation notes the steps it ran to
+        if span:
+            assert config.steps == int(span.group(2).replace(",", "")), command
+        if name == "gan":
+            assert_options_are_the_shipped_ones(name, options, manifest)
+
+
+def test_the_ddpm_warm_start_chain_resolves_to_the_presets_it_trained():
+    manifest = manifest_of("ddpm")
+    chain = manifest["warm_start"]["prior_commands"] + [manifest["training"]["command"]]
+    assert [resolve(command)[1]["preset"] for command in chain] == ["small", "small-pooled", "small-v"]
+    first = re.search(r"\(1\) (python -m models train .*?)\s+\(2\)", manifest["training"]["note"]).group(1)
+    assert resolve(first)[1]["preset"] == "small"
+
+
+def test_the_recorded_command_spells_out_the_family_defaults_it_relied_on():
+    args = build_parser().parse_args(["train", "--model", "gan", "--loss", "minimax", "--steps", "10"])
+    _, options, _, _ = resolve_training(args)
+    command = recorded_command(["train", "--model", "gan", "--loss", "minimax", "--steps", "10"], args, options)
+    assert command == ("python -m models train --model gan --loss minimax --steps 10 --arch dcgan "
+                       "--text-losses on")
+    _, again, _, _ = resolve(command)
+    assert again == options
+    args = build_parser().parse_args(["train", "--model", "vae"])
+    assert recorded_command(["train", "--model", "vae"], args, {}) == "python -m models train --model vae"

@@ -10,6 +10,7 @@ import torch
 from models.gan import family as gan
 from models.gan.losses import CLIP, GP_WEIGHT, discriminator_loss, generator_loss, gradient_penalty
 from models.gan.stylegan2 import ModulatedConv2d, StyleGAN2Generator
+from models.gan.training import contrastive_loss, training_component
 from models.training import TrainConfig, train
 
 
@@ -73,7 +74,7 @@ def text_encoder_folder(tmp_path, tiny_text_encoder):
 
 def tiny_component(folder, arch, loss):
     config = dataclasses.replace(gan.preset(arch, loss), width=16, r1_every=2, pl_every=2)
-    component = gan.training_component(arch, loss, name=f"tiny-{arch}", text_encoder_path=folder, config=config)
+    component = training_component(arch, loss, name=f"tiny-{arch}", text_encoder_path=folder, config=config)
     component.evaluate = component.sample_grid = component.watch = None  # for real models
     return component
 
@@ -89,10 +90,36 @@ def test_weight_clipping_keeps_every_critic_weight_in_range(text_encoder_folder)
     component = tiny_component(text_encoder_folder, "dcgan", "wgan")
     images, captions = batch()
     for step in range(2):
+        component.discriminator_step(images, captions, step)  # the D phase clips after each critic update
         component.loss(images, captions, step).backward()
     weights = component.extra_state()["discriminator"]
     assert all(t.abs().max() <= CLIP + 1e-7 for k, t in weights.items() if t.is_floating_point() and "running" not in k)
     assert any(t.abs().max() == pytest.approx(CLIP) for t in weights.values() if t.is_floating_point())
+
+
+def test_the_d_phase_steps_the_discriminator_and_the_g_phase_leaves_it_alone(text_encoder_folder):
+    component = tiny_component(text_encoder_folder, "dcgan", "non-saturating")
+    images, captions = batch()
+    before = {k: v.clone() for k, v in component.extra_state()["discriminator"].items()}
+    component.loss(images, captions, 0).backward()  # G phase alone: D neither updated nor given gradients
+    after_g = component.extra_state()
+    weights = {k: v for k, v in after_g["discriminator"].items() if "running" not in k and "num_batches" not in k}
+    assert all(torch.equal(before[k], v) for k, v in weights.items())  # (batch-norm statistics do move)
+    assert not after_g["d_optimizer"]["state"]
+    d_loss = component.discriminator_step(images, captions, 1)
+    assert isinstance(d_loss, float) and component.extra_state()["d_optimizer"]["state"]
+    assert any(not torch.equal(before[k], v) for k, v in component.extra_state()["discriminator"].items())
+
+
+def test_the_g_phase_continues_the_d_phases_random_stream(text_encoder_folder):
+    """z, noise and mixing of one step come from one stream: G's fakes follow D's draws, as in one callback."""
+    images, captions = batch()
+    torch.manual_seed(0)
+    paired = tiny_component(text_encoder_folder, "stylegan2", "non-saturating")
+    paired.discriminator_step(images, captions, 3)
+    alone = tiny_component(text_encoder_folder, "stylegan2", "non-saturating")
+    alone.load_extra_state(paired.extra_state())  # the same D, but no D phase ran for this step
+    assert not torch.equal(paired.loss(images, captions, 3), alone.loss(images, captions, 3))
 
 
 @pytest.mark.parametrize("arch, loss", [("stylegan2", "non-saturating"), ("dcgan", "wgan-gp"), ("dcgan", "minimax")])
@@ -142,14 +169,14 @@ class FixedEmbeddings:
 
 def test_contrastive_term_rewards_the_right_caption_and_counts_repeated_captions_as_positives():
     text = torch.eye(3)  # three orthogonal caption embeddings
-    right = gan.contrastive_loss(FixedEmbeddings(torch.eye(3)), None, text, ["a", "b", "c"])
-    wrong = gan.contrastive_loss(FixedEmbeddings(torch.eye(3)[[1, 2, 0]]), None, text, ["a", "b", "c"])
+    right = contrastive_loss(FixedEmbeddings(torch.eye(3)), None, text, ["a", "b", "c"])
+    wrong = contrastive_loss(FixedEmbeddings(torch.eye(3)[[1, 2, 0]]), None, text, ["a", "b", "c"])
     logits = 10 * torch.eye(3)
     assert right.item() == pytest.approx(-logits.log_softmax(1).diagonal().mean().item(), rel=1e-6)
     assert wrong.item() > right.item() + 5
     # images 0 and 1 share a caption: each is half right when it matches either copy of it
     text = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
-    shared = gan.contrastive_loss(FixedEmbeddings(text.clone()), None, text, ["a", "a", "b"])
+    shared = contrastive_loss(FixedEmbeddings(text.clone()), None, text, ["a", "a", "b"])
     log_p = (10 * text @ text.T).log_softmax(1)
     expected = -(0.5 * (log_p[0, 0] + log_p[0, 1]) + 0.5 * (log_p[1, 0] + log_p[1, 1]) + log_p[2, 2]) / 3
     assert shared.item() == pytest.approx(expected.item(), rel=1e-6)

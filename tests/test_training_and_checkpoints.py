@@ -119,3 +119,18 @@ def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, text_enco
                                     cross_attention_dim=16, pooled_dim=16)
     with pytest.raises(CheckpointError, match="cannot resume .* another network"):
         train(other, config(2), out, command="second")
+
+
+def test_the_loop_runs_a_components_own_phase_before_its_loss_every_step(tmp_path, text_encoder_folder):
+    component, calls = tiny_ddpm_component(text_encoder_folder), []
+    loss = component.loss
+
+    def recorded_loss(images, captions, step):
+        calls.append(("loss", step, list(captions)))
+        return loss(images, captions, step)
+
+    component.loss = recorded_loss
+    component.discriminator_step = lambda images, captions, step: calls.append(("d", step, list(captions)))
+    train(component, config(2), tmp_path / "run", command="test")
+    assert [(kind, step) for kind, step, _ in calls] == [("d", 0), ("loss", 0), ("d", 1), ("loss", 1)]
+    assert calls[0][2] == calls[1][2] and calls[2][2] == calls[3][2]  # the same (caption-dropped) batch

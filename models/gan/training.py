@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import pathlib
 
@@ -69,43 +70,49 @@ def collapse_statistics(generator: GANGenerator, prompts: int = 64, per_prompt: 
 
 
 # ---------------------------------------------------------------- training
-def training_component(arch: str = "stylegan2", loss: str = DEFAULT_LOSS, name: str = "gan",
-                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
-                       config: GANConfig | None = None, text_losses: bool = True):
-    from models.training import Component
+class GANSteps:
+    """A GAN step is two phases over one batch, in this order: the D phase (`discriminator_step`: n_critic
+    updates of the discriminator with its own optimiser, stepped here) and the G phase (`loss`: the generator's
+    loss, which the training loop backpropagates and steps G's optimiser with). Both phases draw z, noise and
+    style mixing from one random stream that is a function of the step, so a resumed run continues exactly."""
 
-    config = config or preset(arch, loss, text_losses)
-    encoder = TextEncoder.from_pretrained(text_encoder_path)
-    torch.manual_seed(init_seed)  # the initial weights are part of the recipe
-    network, discriminator = build(config, encoder.config.embed_dim)
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3 if arch == "stylegan2" else 2e-4,
-                                   betas=(0.0, 0.99) if arch == "stylegan2" else (0.5, 0.999))
-    state = {"pl_mean": torch.zeros(()), "d_loss": 0.0}
+    def __init__(self, config: GANConfig, encoder: TextEncoder, network: torch.nn.Module,
+                 discriminator: torch.nn.Module, d_optimizer: torch.optim.Optimizer):
+        self.config, self.encoder, self.network = config, encoder, network
+        self.discriminator, self.d_optimizer = discriminator, d_optimizer
+        self.pl_mean = torch.zeros(())  # path-length regularisation's running mean
+        self.d_loss = 0.0  # the last D phase's loss, for the collapse watch
+        self._shared = None  # (step, captions, random stream, cond [B, E], mismatched [B]): the D phase's, for G
 
-    def loss_fn(images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
+    def _begin(self, captions: list[str], step: int):
         generator = torch.Generator().manual_seed(7_000_003 + step)  # z, noise, mixing: a function of the step
         with torch.no_grad():
-            _, cond = encoder(captions)  # frozen pooled text vectors [B, E]
-        batch = images.shape[0]
+            _, cond = self.encoder(captions)  # frozen pooled text vectors [B, E]
         mismatched = torch.tensor([a != b for a, b in zip(captions, captions[-1:] + captions[:-1])])  # [B]
+        return generator, cond, mismatched
 
-        def fake_images(grad: bool):
-            z = torch.randn((batch, config.z_dim), generator=generator)
-            if config.arch == "dcgan":
-                with torch.set_grad_enabled(grad):
-                    return network(z, cond), None
-            mix_at = None
-            if torch.rand((), generator=generator) < config.style_mixing:
-                mix_at = int(torch.randint(1, network.num_ws, (), generator=generator))
-            mix_z = torch.randn((batch, config.z_dim), generator=generator)
+    def _fakes(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
+        """G(z, c) for the batch and its ws (None for DCGAN), drawing z (and StyleGAN2's mixing) from `generator`."""
+        config, network, batch = self.config, self.network, cond.shape[0]
+        z = torch.randn((batch, config.z_dim), generator=generator)
+        if config.arch == "dcgan":
             with torch.set_grad_enabled(grad):
-                ws = network.ws(z, cond, mix_z=mix_z, mix_at=mix_at)
-                return network.synthesis(ws, generator), ws
+                return network(z, cond), None
+        mix_at = None
+        if torch.rand((), generator=generator) < config.style_mixing:
+            mix_at = int(torch.randint(1, network.num_ws, (), generator=generator))
+        mix_z = torch.randn((batch, config.z_dim), generator=generator)
+        with torch.set_grad_enabled(grad):
+            ws = network.ws(z, cond, mix_z=mix_z, mix_at=mix_at)
+            return network.synthesis(ws, generator), ws
 
-        # D phase: n_critic updates of its own optimiser (the same real batch, fresh fakes each time)
+    def discriminator_step(self, images: torch.Tensor, captions: list[str], step: int) -> float:
+        """The D phase: n_critic updates of D's own optimiser (the same real batch, fresh fakes each time)."""
+        config, discriminator = self.config, self.discriminator
+        generator, cond, mismatched = self._begin(captions, step)
         discriminator.requires_grad_(True)
         for _ in range(config.n_critic):
-            fake, _ = fake_images(grad=False)
+            fake, _ = self._fakes(generator, cond, grad=False)
             negatives = discriminator(fake, cond)  # [B]
             if config.mismatch and mismatched.any():  # real images under the previous image's caption
                 negatives = torch.cat([negatives, discriminator(images, cond.roll(1, 0))[mismatched]])
@@ -114,71 +121,103 @@ def training_component(arch: str = "stylegan2", loss: str = DEFAULT_LOSS, name: 
                 d_loss = d_loss + gradient_penalty(discriminator, images, fake, cond, generator)
             if config.r1_gamma and step % config.r1_every == 0:  # lazy: scaled by the interval
                 d_loss = d_loss + config.r1_every * r1_penalty(discriminator, images, cond, config.r1_gamma)
-            d_optimizer.zero_grad(set_to_none=True)
+            self.d_optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
-            d_optimizer.step()
+            self.d_optimizer.step()
             if config.loss == "wgan":
                 clip_weights(discriminator)
-        state["d_loss"] = float(d_loss.detach())
+        self.d_loss = float(d_loss.detach())
+        self._shared = (step, list(captions), generator, cond, mismatched)  # the G phase continues this stream
+        return self.d_loss
 
-        # G phase: the loop backpropagates this and steps G's optimiser
-        discriminator.requires_grad_(False)
-        fake, ws = fake_images(grad=True)
-        g_loss = generator_loss(config.loss, discriminator(fake, cond))
+    def loss(self, images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
+        """The G phase, against the discriminator as the D phase of this step left it (D frozen)."""
+        config, shared, self._shared = self.config, self._shared, None
+        if shared is not None and shared[0] == step and shared[1] == list(captions):
+            generator, cond = shared[2], shared[3]
+        else:  # no D phase ran for this batch: a fresh stream
+            generator, cond, _ = self._begin(captions, step)
+        self.discriminator.requires_grad_(False)
+        fake, ws = self._fakes(generator, cond, grad=True)
+        g_loss = generator_loss(config.loss, self.discriminator(fake, cond))
         if config.contrastive_weight:
-            g_loss = g_loss + config.contrastive_weight * contrastive_loss(encoder, fake, cond, captions)
+            g_loss = g_loss + config.contrastive_weight * contrastive_loss(self.encoder, fake, cond, captions)
         if config.pl_weight and step % config.pl_every == 0 and ws is not None:
-            penalty, state["pl_mean"] = path_length_penalty(fake, ws, state["pl_mean"], generator=generator)
+            penalty, self.pl_mean = path_length_penalty(fake, ws, self.pl_mean, generator=generator)
             g_loss = g_loss + config.pl_every * config.pl_weight * penalty
         return g_loss
 
-    def extra_state() -> dict:
-        return {"discriminator": discriminator.state_dict(), "d_optimizer": d_optimizer.state_dict(),
-                "pl_mean": state["pl_mean"]}
+    def state_dict(self) -> dict:  # rides along in train_state/extra.pt
+        return {"discriminator": self.discriminator.state_dict(), "d_optimizer": self.d_optimizer.state_dict(),
+                "pl_mean": self.pl_mean}
 
-    def load_extra_state(saved: dict) -> None:
-        discriminator.load_state_dict(saved["discriminator"])
-        d_optimizer.load_state_dict(saved["d_optimizer"])
-        state["pl_mean"] = saved["pl_mean"]
+    def load_state_dict(self, saved: dict) -> None:
+        self.discriminator.load_state_dict(saved["discriminator"])
+        self.d_optimizer.load_state_dict(saved["d_optimizer"])
+        self.pl_mean = saved["pl_mean"]
+
+
+def _export(config: GANConfig, discriminator: torch.nn.Module, text_encoder_path: pathlib.Path,
+            net: torch.nn.Module, folder: pathlib.Path) -> dict:
+    (folder / "generator").mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, folder / WEIGHTS)
+    (folder / "generator" / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    return {"generator": {"class": type(net).__name__, "config": dataclasses.asdict(config),
+                          "parameters": sum(p.numel() for p in net.parameters())},
+            "discriminator": {"class": type(discriminator).__name__,
+                              "parameters": sum(p.numel() for p in discriminator.parameters())},
+            "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS)}
+
+
+def _evaluate(folder: pathlib.Path) -> dict:
+    from world.accuracy import single_object_accuracy
+    generator = load(folder)
+    return {"single_accuracy_64prompts": single_object_accuracy(generator, n_prompts=64, steps=1,
+                                                                sampler=None)["color_shape"],
+            **{f"watch_{k}": v for k, v in collapse_statistics(generator).items()}}
+
+
+def _watch_line(d_loss: float, stats: dict) -> str:
+    return (f"D loss {d_loss:.3f} | color+shape {stats['color_shape']:.2f} | no object "
+            f"{stats['no_object']:.2f} | TV(colors) {stats['color_tv']:.2f} TV(shapes) {stats['shape_tv']:.2f} | "
+            f"diversity {stats['diversity']:.3f} (data {stats['data_diversity']:.3f})")
+
+
+def _conditioning(config: GANConfig) -> str:
+    return ("pooled text vector: concatenated with z (DCGAN) or fed to the mapping network (StyleGAN2); "
+            "projection discriminator"
+            + ("; matching-aware D (real image, wrong caption) = fake" if config.mismatch else "")
+            + (f"; G adds {config.contrastive_weight:g} x image-text InfoNCE through the frozen world CLIP"
+               if config.contrastive_weight else ""))
+
+
+def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
+                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
+                       config: GANConfig | None = None, text_losses: bool = True):
+    """The GAN as the training loop sees it: G is the network the loop trains, the D phase is its
+    discriminator_step, D and its optimiser ride along in extra_state (see GANSteps)."""
+    from models.training import Component
+
+    config = config or preset(arch, loss, text_losses)
+    encoder = TextEncoder.from_pretrained(text_encoder_path)
+    torch.manual_seed(init_seed)  # the initial weights are part of the recipe
+    network, discriminator = build(config, encoder.config.embed_dim)
+    # the GAN papers' optimisers for D: Adam(0, 0.99) at 2e-3 for StyleGAN2, Adam(0.5, 0.999) at 2e-4 for DCGAN
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3 if arch == "stylegan2" else 2e-4,
+                                   betas=(0.0, 0.99) if arch == "stylegan2" else (0.5, 0.999))
+    steps = GANSteps(config, encoder, network, discriminator, d_optimizer)
 
     def generator_for(net: torch.nn.Module) -> GANGenerator:
         return GANGenerator(gan_info(name, config, 0), net, config, encoder)
-
-    def watch(net: torch.nn.Module, step: int) -> str:
-        stats = collapse_statistics(generator_for(net))
-        return (f"D loss {state['d_loss']:.3f} | color+shape {stats['color_shape']:.2f} | no object "
-                f"{stats['no_object']:.2f} | TV(colors) {stats['color_tv']:.2f} TV(shapes) {stats['shape_tv']:.2f} | "
-                f"diversity {stats['diversity']:.3f} (data {stats['data_diversity']:.3f})")
 
     def sample_grid(net: torch.nn.Module, step: int):
         from models.sample_grid import grid_of
         return grid_of(generator_for(net))
 
-    def export(net: torch.nn.Module, folder: pathlib.Path) -> dict:
-        (folder / "generator").mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, folder / WEIGHTS)
-        (folder / "generator" / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
-        return {"generator": {"class": type(net).__name__, "config": dataclasses.asdict(config),
-                              "parameters": sum(p.numel() for p in net.parameters())},
-                "discriminator": {"class": type(discriminator).__name__,
-                                  "parameters": sum(p.numel() for p in discriminator.parameters())},
-                "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS)}
-
-    def evaluate(folder: pathlib.Path) -> dict:
-        from world.accuracy import single_object_accuracy
-        generator = load(folder)
-        return {"single_accuracy_64prompts": single_object_accuracy(generator, n_prompts=64, steps=1,
-                                                                    sampler=None)["color_shape"],
-                **{f"watch_{k}": v for k, v in collapse_statistics(generator).items()}}
-
-    return Component(name=name, family="gan", network=network, loss=loss_fn, export=export, evaluate=evaluate,
-                     sample_grid=sample_grid, weights=WEIGHTS, extra_state=extra_state,
-                     load_extra_state=load_extra_state, watch=watch,
-                     extra_manifest={"arch": arch, "loss": loss,
-                                     "conditioning": "pooled text vector: concatenated with z (DCGAN) or fed to "
-                                                     "the mapping network (StyleGAN2); projection discriminator"
-                                                     + ("; matching-aware D (real image, wrong caption) = fake"
-                                                        if config.mismatch else "")
-                                                     + (f"; G adds {config.contrastive_weight:g} x image-text "
-                                                        "InfoNCE through the frozen world CLIP"
-                                                        if config.contrastive_weight else "")})
+    return Component(name=name, family="gan", network=network, loss=steps.loss,
+                     discriminator_step=steps.discriminator_step,
+                     export=functools.partial(_export, config, discriminator, text_encoder_path),
+                     evaluate=_evaluate, sample_grid=sample_grid, weights=WEIGHTS,
+                     extra_state=steps.state_dict, load_extra_state=steps.load_state_dict,
+                     watch=lambda net, step: _watch_line(steps.d_loss, collapse_statistics(generator_for(net))),
+                     extra_manifest={"arch": arch, "loss": loss, "conditioning": _conditioning(config)})
