@@ -59,25 +59,30 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
         rows = paraphrases.inside()[:args.n]
         prompts, targets = [text for text, _ in rows], [caption for _, caption in rows]
     else:
-        kind = "single" if args.task == "novel" else args.task
-        prompts = targets = world_prompts(args.n, kind, held_out=args.task == "novel")
+        kind = "single" if args.task in ("novel", "single-full") else args.task
+        prompts = targets = world_prompts(args.n, kind, held_out=args.task == "novel",
+                                          every_word=args.task == "single-full")
     rows = []
     for name in args.models.split(","):
         try:
             generator = load(name.strip(), device=device)
         except (KeyError, CheckpointError) as error:
             raise SystemExit(f"error: {error}")
+        if hasattr(generator, "set_layout_source"):
+            generator.set_layout_source(args.layout)
         for guidance in args.guidance:
             started = time.perf_counter()
             result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler,
                            targets=targets, planner=planner)
             rows.append({"model": name, "task": args.task, "planner": args.planner, "guidance": guidance,
+                         "layout": args.layout if hasattr(generator, "set_layout_source") else None,
                          "steps": args.steps, "sampler": args.sampler, **result,
                          "seconds": round(time.perf_counter() - started, 1)})
             shown = "  ".join(f"{key.replace('_', '+')} {result[key]:.3f}" for key in
                               ("color_shape", "full", "size", "position", "relation", "count", "planned") if key in result)
             print(json.dumps(rows[-1]) if args.json else
-                  f"{name:<8} {args.task:<10} planner={args.planner:<6} g={guidance:<4g} n={result['n']:<4} {shown}"
+                  f"{name:<10} {args.task:<11} planner={args.planner:<6}"
+                  f"{' layout=' + args.layout if rows[-1]['layout'] else ''} g={guidance:<4g} n={result['n']:<4} {shown}"
                   f"  ({rows[-1]['seconds']} s)", flush=True)
 
 
@@ -91,6 +96,13 @@ def _ints(text: str) -> list[int]:
     if not values or any(not 1 <= v <= MAX_STEPS for v in values):
         raise argparse.ArgumentTypeError(f"steps must be integers from 1 to {MAX_STEPS}, got {text!r}")
     return values
+
+
+def _layouts(text: str) -> list[str]:
+    values = _names(text)
+    if any(v not in ("planner", "none") for v in values):
+        raise argparse.ArgumentTypeError(f"layout sources are planner and none, got {text!r}")
+    return list(dict.fromkeys(values))
 
 
 def _names(text: str) -> list[str]:
@@ -118,7 +130,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     options = RunOptions(models=args.models, prompts=args.prompts, out=args.out, guidance=args.guidance,
                          steps=args.steps, samplers=args.samplers, n=args.n, seed=args.seed, device=args.device,
                          features=args.features, inception_weights=args.inception_weights, clip=args.clip,
-                         reference=args.reference)
+                         reference=args.reference, layout=args.layout)
     try:
         result = run(options)
     except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
@@ -239,6 +251,9 @@ def _add_run(sub) -> None:
     p.add_argument("--reference", default=None,
                    help="real images for FID/KID: a folder or an .npz (mu, sigma); default for world prompts: "
                         "images rendered from the same prompts")
+    p.add_argument("--layout", type=_layouts, default=["planner"],
+                   help="layout-aware models (dit-layout): planner (default), none (the caption alone, setting "
+                        "names end in -nolayout), or planner,none for the ablation side by side")
     p.set_defaults(run=cmd_run)
 
 
@@ -278,15 +293,18 @@ def _add_perf(sub) -> None:
 def _add_accuracy(sub) -> None:
     p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
-    p.add_argument("--task", choices=["single", "pair", "count", "novel", "paraphrase"], default="single",
-                   help="single, pair, count: world prompts of that kind, held-in color-shape pairs; novel: single "
-                        "objects of the held-out pairs; paraphrase: the planner's "
+    p.add_argument("--task", choices=["single", "single-full", "pair", "count", "novel", "paraphrase"], default="single",
+                   help="single, pair, count: world prompts of that kind, held-in color-shape pairs (optional words "
+                        "dropped as in training); single-full: single objects with size, color, shape and position all "
+                        "given; novel: single objects of the held-out pairs; paraphrase: the planner's "
                         "hand-written free-text set (evaluation/prompt_sets/paraphrases.tsv), judged by meaning")
     p.add_argument("--planner", default="none",
                    help="rewrite prompts before generating: none (default) | rules | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0], help="comma-separated scales (default 1,3)")
     p.add_argument("--steps", type=_step, default=50, help="sampling steps (default 50)")
     p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")
+    p.add_argument("--layout", choices=("planner", "none"), default="planner",
+                   help="layout-aware models (dit-layout): planner (default) | none (the caption alone)")
     p.add_argument("--n", type=int, default=200, help="number of prompts, one image each (default 200)")
     p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")

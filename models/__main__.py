@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="GANs only: truncation psi in [0, 2], the fidelity/diversity knob (default 1: none)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++; hub models: default | ddim | dpm++ (default: the model's)")
+    p.add_argument("--layout", choices=("planner", "none"), default=None,
+                   help="layout-aware models (dit-layout) only: planner (default: the planner's layout as grounding "
+                        "tokens) | none (the caption alone: the ablation)")
     p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
     p.set_defaults(run=cli.cmd_sample)
 
@@ -60,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--planner", default="rules",
                    help="rules (default, offline) | none | lm:PATH (local transformers causal LM) | "
                         "chat:URL[#MODEL] (OpenAI-compatible endpoint; key from $OPENAI_API_KEY)")
-    p.add_argument("--json", action="store_true", help="print the whole plan (caption, layout, notes) as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the whole plan as JSON: caption, notes, what the text fixes ('constraints') and the "
+                        "complete layout of image INDEX under SEED ('layout': every object with size, cell and box)")
+    p.add_argument("--seed", type=int, default=0, help="the request seed whose free layout choices to show (default 0)")
+    p.add_argument("--index", type=int, default=0, help="which image of that request (default 0)")
     p.set_defaults(run=cli.cmd_plan)
 
     return parser

@@ -73,6 +73,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
                 if generator.info.family != "gan":
                     fail(f"--truncation applies to GANs; {args.model} is a {generator.info.family} model")
                 extra["truncation"] = args.truncation
+            if args.layout is not None:
+                if not hasattr(generator, "set_layout_source"):
+                    fail(f"--layout applies to layout-aware models (dit-layout); {args.model} reads no layout")
+                generator.set_layout_source(args.layout)
             images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
                                         guidance_scale=args.guidance, sampler=args.sampler, on_step=progress, **extra)
     except (GenerationError, CheckpointError) as error:
@@ -114,9 +118,11 @@ def cmd_plan(args: argparse.Namespace) -> None:
         planner = make_planner(args.planner)
     except (ValueError, OSError) as error:
         fail(str(error).splitlines()[0])
+    if args.seed < 0 or args.index < 0:
+        fail("--seed and --index must be non-negative")
     plan = planner.plan(args.text)
     if args.json:
-        print(json.dumps(plan.as_dict(), indent=2))
+        print(json.dumps(plan.as_dict(seed=args.seed, index=args.index), indent=2))
     elif plan.understood:
         print(plan.caption)
         for note in plan.notes:

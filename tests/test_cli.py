@@ -178,3 +178,23 @@ def test_the_recorded_command_spells_out_the_family_defaults_it_relied_on():
     assert again == options
     args = build_parser().parse_args(["train", "--model", "vae"])
     assert recorded_command(["train", "--model", "vae"], args, {}) == "python -m models train --model vae"
+
+
+def test_plan_json_shows_the_complete_layout_of_the_asked_image():
+    import json
+
+    first = run("plan", "put a green plus under an orange triangle", "--json", "--seed", "3", "--index", "1")
+    again = run("plan", "put a green plus under an orange triangle", "--json", "--seed", "3", "--index", "1")
+    assert first.returncode == 0 and first.stdout == again.stdout
+    layout = json.loads(first.stdout)["layout"]
+    assert [o["shape"] for o in layout["objects"]] == ["cross", "triangle"]
+    (_, gy0), (_, gy1) = (o["cell"] for o in layout["objects"])
+    assert gy0 > gy1  # the cross is below the triangle
+    refused = run("plan", "a red circle to the left of itself")
+    assert refused.returncode == 3 and refused.stderr.count("\n") == 1
+
+
+def test_layout_flag_is_for_layout_aware_models_only(tmp_path):
+    result = run("sample", "--model", "gan", "--prompt", "a red circle", "--n", "1", "--layout", "none",
+                 "--out", str(tmp_path / "x"))
+    assert result.returncode == 2 and "layout-aware" in result.stderr and "Traceback" not in result.stderr

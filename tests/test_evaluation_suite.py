@@ -307,3 +307,20 @@ def test_two_processes_shard_the_images_and_merge_the_metric_states(tmp_path, ti
     for two, one in zip(_metrics(tmp_path / "two"), _metrics(tmp_path / "one")):
         assert two["fid"]["world"] == pytest.approx(one["fid"]["world"], rel=1e-9)
         assert two["clip_score"] == one["clip_score"] and two["accuracy"] == one["accuracy"]
+
+
+def test_a_layout_aware_model_runs_both_layout_sources_and_records_its_layouts(tmp_path, evaluator_clip, monkeypatch,
+                                                                              tiny_layout_generator):
+    import models.registry
+    monkeypatch.setattr(models.registry, "load", lambda name, device="cpu": tiny_layout_generator)
+    options = dataclasses.replace(_options(tmp_path / "run"), prompts="shapes-pair-2", n=1, guidance=[3.0],
+                                  layout=["planner", "none"])
+    assert run(options)["generated"] == 4
+    rows = list(RunStore(tmp_path / "run").rows().values())
+    by_setting = {r["setting"]: r for r in rows if r["prompt_index"] == 0}
+    assert set(by_setting) == {"ddim-2steps-g3", "ddim-2steps-g3-nolayout"}
+    planned = json.loads(by_setting["ddim-2steps-g3"]["layout"])
+    assert len(planned["objects"]) == 2 and planned["relation"] in by_setting["ddim-2steps-g3"]["prompt"]
+    assert by_setting["ddim-2steps-g3-nolayout"]["layout"] is None
+    assert all(r["planned_caption"] == r["prompt"] for r in rows)  # world captions plan to themselves
+    assert run(options)["generated"] == 0
