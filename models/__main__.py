@@ -8,6 +8,23 @@ from models.contract import MAX_GUIDANCE, MAX_STEPS
 from models.devices import DEVICE_HELP
 
 
+def _add_plan(sub) -> None:
+    p = sub.add_parser("plan", help="rewrite free text into a world caption (exit 3 when outside the world)",
+                       description="Rewrite free text into a canonical Shapes-world caption. Prints the caption "
+                                   "(exit 0), or one line saying what is outside the world (exit 3).")
+    p.add_argument("text", help='what a person typed, e.g. "draw a crimson ball up in the left corner"')
+    p.add_argument("--planner", default="rules",
+                   help="rules (default, offline) | none | lm:PATH (local transformers causal LM) | "
+                        "chat:URL[#MODEL] (OpenAI-compatible endpoint; key from $OPENAI_API_KEY)")
+    p.add_argument("--json", action="store_true",
+                   help="print the whole plan as JSON: caption, notes, what the text fixes ('constraints') and the "
+                        "complete layout of image INDEX under SEED ('layout': every object with size, cell and box)")
+    p.add_argument("--seed", type=int, default=0, help="the request seed whose free layout choices to show (default 0)")
+    p.add_argument("--index", type=int, default=0, help="which image of that request (default 0)")
+    p.set_defaults(run=cli.cmd_plan)
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m models", description="GenBench generators: list, sample, train, plan.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,20 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "ignored when OUT/train_state exists (that resumes)")
     p.set_defaults(run=cli.cmd_train)
 
-    p = sub.add_parser("plan", help="rewrite free text into a world caption (exit 3 when outside the world)",
-                       description="Rewrite free text into a canonical Shapes-world caption. Prints the caption "
-                                   "(exit 0), or one line saying what is outside the world (exit 3).")
-    p.add_argument("text", help='what a person typed, e.g. "draw a crimson ball up in the left corner"')
-    p.add_argument("--planner", default="rules",
-                   help="rules (default, offline) | none | lm:PATH (local transformers causal LM) | "
-                        "chat:URL[#MODEL] (OpenAI-compatible endpoint; key from $OPENAI_API_KEY)")
-    p.add_argument("--json", action="store_true",
-                   help="print the whole plan as JSON: caption, notes, what the text fixes ('constraints') and the "
-                        "complete layout of image INDEX under SEED ('layout': every object with size, cell and box)")
-    p.add_argument("--seed", type=int, default=0, help="the request seed whose free layout choices to show (default 0)")
-    p.add_argument("--index", type=int, default=0, help="which image of that request (default 0)")
-    p.set_defaults(run=cli.cmd_plan)
-
+    _add_plan(sub)
     return parser
 
 
