@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cli.cmd_sample)
 
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
-    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | gan | clip-evaluator; "
+    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | dit-layout | gan | clip-evaluator; "
                                                   "with no other flag, the recipe of the shipped NAME")
     p.add_argument("--arch", default=None, help="gan only: dcgan (default, as shipped) | stylegan2")
     p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
