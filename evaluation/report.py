@@ -38,6 +38,12 @@ def _percent(value) -> str:
     return f"{100 * mean:.0f} % [{100 * low:.0f}, {100 * high:.0f}]"
 
 
+def shown_model(record: dict) -> str:
+    """The model's name as tables, plots and grids show it: a layout-aware model's caption-only ablation
+    (setting ...-nolayout) is a column and a line of its own."""
+    return record["model"] + (" (no layout)" if str(record.get("setting", "")).endswith("-nolayout") else "")
+
+
 def _guidance(record: dict) -> str:
     return "n/a" if record["guidance"] is None else f"{record['guidance']:g}"
 
@@ -49,8 +55,8 @@ def table(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     header += [f"FID ({k})" for k in kinds] + [f"KID ({k}) ×1e3" for k in kinds]
     header += ["CLIP score"] + [f"acc. {c}" for c in categories] + ["img/s"]
     body = []
-    for r in sorted(records, key=lambda r: (r["model"], r["sampler"] or "", r["steps"] or 0, r["guidance"] or 0)):
-        row = [r["model"], r["family"], r["sampler"] or "–", str(r["steps"] or "–"), _guidance(r), str(r["n"])]
+    for r in sorted(records, key=lambda r: (shown_model(r), r["sampler"] or "", r["steps"] or 0, r["guidance"] or 0)):
+        row = [shown_model(r), r["family"], r["sampler"] or "–", str(r["steps"] or "–"), _guidance(r), str(r["n"])]
         row += [f"{r['fid'][k]:.2f}" if r["fid"].get(k) is not None else "–" for k in kinds]
         row += [f"{1e3 * r['kid'][k][0]:.2f} ± {1e3 * r['kid'][k][1]:.2f}" if r["kid"].get(k) else "–" for k in kinds]
         row += [_interval(r["clip_score"])] + [_percent(r["accuracy"].get(c)) for c in categories]
@@ -63,7 +69,7 @@ def _lines(records: list[dict]) -> dict[str, list[dict]]:
     """model + sampler + steps -> its records in guidance order (one line of a plot)."""
     lines: dict[str, list[dict]] = defaultdict(list)
     for r in records:
-        label = r["model"] if r["guidance"] is None else f"{r['model']} ({r['sampler']}, {r['steps']} steps)"
+        label = shown_model(r) if r["guidance"] is None else f"{shown_model(r)} ({r['sampler']}, {r['steps']} steps)"
         lines[label].append(r)
     return {k: sorted(v, key=lambda r: r["guidance"] or 0) for k, v in sorted(lines.items())}
 
@@ -128,10 +134,11 @@ def image_grids(root: pathlib.Path, rows: dict[str, dict]) -> list[tuple[str, pa
     for row in rows.values():
         if row["sample"] != 0:
             continue
+        column = shown_model(row)
         if row["guidance"] is None:
-            one_pass[(row["model"], row["prompt_index"])] = row
-        elif (row["model"], row["prompt_index"]) not in by_guidance[row["guidance"]] or row["sampler"] == "ddim":
-            by_guidance[row["guidance"]][(row["model"], row["prompt_index"])] = row
+            one_pass[(column, row["prompt_index"])] = row
+        elif (column, row["prompt_index"]) not in by_guidance[row["guidance"]] or row["sampler"] == "ddim":
+            by_guidance[row["guidance"]][(column, row["prompt_index"])] = row
     if not by_guidance and one_pass:
         by_guidance[None] = {}
     grids = []
@@ -139,12 +146,14 @@ def image_grids(root: pathlib.Path, rows: dict[str, dict]) -> list[tuple[str, pa
         cells = {**one_pass, **cells}
         models = sorted({m for m, _ in cells})
         prompts = sorted({j for _, j in cells})[:GRID_PROMPTS]
-        side, label_width, header = 32 * GRID_SCALE, 260, 18
+        side, label_width, header = 32 * GRID_SCALE, 260, 26
         columns = ["reference"] + models  # the first column: the world's rendering of the same prompt and seed
         grid = Image.new("RGB", (label_width + side * len(columns), header + side * len(prompts)), "white")
         draw = ImageDraw.Draw(grid)
         for column, model in enumerate(columns):
-            draw.text((label_width + column * side + 4, 3), model.rstrip("/").split("/")[-1][:15], fill="black")
+            name = model.rstrip("/").split("/")[-1]
+            draw.multiline_text((label_width + column * side + 4, 2), name.replace(" (", "\n(")[:34], fill="black",
+                                spacing=1)
         for line, j in enumerate(prompts):
             first = next(r for (m, jj), r in sorted(cells.items()) if jj == j)
             draw.text((4, header + line * side + side // 2 - 6), first["prompt"][:42], fill="black")

@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from models.checkpoints import CheckpointError, write_manifest
+from models.files import atomic_path, atomic_write
 from world import ShapesDataset, collate
 
 
@@ -181,15 +182,18 @@ class _Run:
         print(f"resuming {self.component.name} from step {self.step} ({state_dir})")
 
     def checkpoint(self) -> None:
+        """Every file atomically, state.json last: a crash mid-checkpoint leaves a complete older state."""
         state_dir = self.state_dir
-        save_file({k: v.detach().contiguous() for k, v in self.network.state_dict().items()},
-                  state_dir / "network.safetensors")
-        torch.save(self.optimizer.state_dict(), state_dir / "optimizer.pt")
-        if self.ema is not None:
-            torch.save(self.ema.state_dict(), state_dir / "ema.pt")
-        if self.component.extra_state is not None:
-            torch.save(self.component.extra_state(), state_dir / "extra.pt")
-        (state_dir / "state.json").write_text(json.dumps(
+        with atomic_path(state_dir / "network.safetensors") as path:
+            save_file({k: v.detach().contiguous() for k, v in self.network.state_dict().items()}, path)
+        parts = {"optimizer.pt": self.optimizer.state_dict,
+                 "ema.pt": self.ema.state_dict if self.ema is not None else None,
+                 "extra.pt": self.component.extra_state}
+        for name, state in parts.items():
+            if state is not None:
+                with atomic_path(state_dir / name) as path:
+                    torch.save(state(), path)
+        atomic_write(state_dir / "state.json", json.dumps(
             {"step": self.step, "wall_time_s": self.wall, "schedule": self.schedule.state_dict(),
              "warm_start": self.warm, "running_loss": self.running}))
 

@@ -18,6 +18,10 @@ from models.gan.losses import (DEFAULT_LOSS, clip_weights, discriminator_loss, g
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
+from world import make_object, parse_caption, render
+from world.accuracy import judge, single_prompts
+from world.detector import detect
+
 
 def contrastive_loss(encoder: TextEncoder, images: torch.Tensor, text: torch.Tensor, captions: list[str]
                      ) -> torch.Tensor:
@@ -35,10 +39,6 @@ def collapse_statistics(generator: GANGenerator, prompts: int = 64, per_prompt: 
     """Mode collapse shows here before it shows in samples: accuracy, how far the detected colors and
     shapes are from those asked (total variation distance), the share of images with no object, and
     diversity (mean pixel distance between images of one prompt) against rendered images."""
-    from world.accuracy import judge, single_prompts
-    from world.detector import detect
-    from world import make_object, parse_caption, render
-
     sizes = ("small", "large")
 
     captions = single_prompts(prompts, seed=777)
@@ -55,6 +55,7 @@ def collapse_statistics(generator: GANGenerator, prompts: int = 64, per_prompt: 
         return float(d[np.triu_indices(len(batch), 1)].mean())
 
     fake = np.mean([spread(generator.generate([c] * per_prompt, seed=2)) for c in captions[:8]])
+
     def rendered(spec: dict, rng: np.random.Generator) -> Image.Image:  # a real image of the same caption
         size = spec["size"] or sizes[rng.integers(2)]
         cell = spec["cell"] or (int(rng.integers(3)), int(rng.integers(3)))
