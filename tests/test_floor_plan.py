@@ -85,3 +85,11 @@ def test_no_comment_points_outside_the_repository():
     cited = [str(p.relative_to(REPO)) for p in sources().values()
              if "DESIGN.md" in p.read_text(encoding="utf-8") or "WORLD.md" in p.read_text(encoding="utf-8")]
     assert cited == []
+
+
+def test_every_package_floor_is_installed():
+    import tomllib
+
+    include = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [top for top in FLOORS if (REPO / top / "__init__.py").is_file()]
+    assert packages and all(f"{top}*" in include for top in packages), (packages, include)
