@@ -68,7 +68,7 @@ def _compare_tab(session: DemoSession, fns: dict) -> None:
     with gr.Row():
         images = [gr.Image(label=label(g), type="pil", interactive=False, height=DISPLAY, width=DISPLAY,
                            elem_classes=["generator-output"]) for g in generators.values()]
-        layout = gr.Image(label="Planned layout (what a layout-aware generator was given)", type="pil",
+        layout = gr.Image(label="Planned layout (dit-layout reads it)", type="pil",
                           interactive=False, height=DISPLAY, width=DISPLAY, elem_id="layout")
     gr.Examples(EXAMPLES, inputs=[prompt])
     inputs = [prompt, seed, randomize, steps, guidance, sampler, rewrite]

@@ -68,14 +68,13 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
             generator = load(name.strip(), device=device)
         except (KeyError, CheckpointError) as error:
             raise SystemExit(f"error: {error}")
-        if hasattr(generator, "set_layout_source"):
-            generator.set_layout_source(args.layout)
         for guidance in args.guidance:
             started = time.perf_counter()
+            aware = getattr(generator, "layout_aware", False)
             result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler,
-                           targets=targets, planner=planner)
+                           targets=targets, planner=planner, options={"layout": args.layout} if aware else None)
             rows.append({"model": name, "task": args.task, "planner": args.planner, "guidance": guidance,
-                         "layout": args.layout if hasattr(generator, "set_layout_source") else None,
+                         "layout": args.layout if aware else None,
                          "steps": args.steps, "sampler": args.sampler, **result,
                          "seconds": round(time.perf_counter() - started, 1)})
             shown = "  ".join(f"{key.replace('_', '+')} {result[key]:.3f}" for key in

@@ -104,12 +104,12 @@ def _generate(store: RunStore, generator, todo: list[WorkItem], prompts: list[Pr
     for item in bar:
         prompt = prompts[item.prompt_index]
         setting = item.setting
-        if hasattr(generator, "set_layout_source"):  # a layout-aware model: the setting says where its layout comes from
-            generator.set_layout_source(setting.layout or "planner")
+        # a layout-aware model: the setting says where its layout comes from
+        extra = {"layout": setting.layout or "planner"} if getattr(generator, "layout_aware", False) else {}
         started = time.perf_counter()
         with autocast(device):
             image = generator.generate([prompt.prompt], seed=item.seed, steps=setting.steps,
-                                       guidance_scale=setting.guidance, sampler=setting.sampler)[0]
+                                       guidance_scale=setting.guidance, sampler=setting.sampler, **extra)[0]
         latency = time.perf_counter() - started
         row = {"key": row_key(item), "model": item.model, "family": info.family, "setting": setting.name,
                "sampler": setting.sampler, "steps": setting.steps, "guidance": setting.guidance,
@@ -212,7 +212,7 @@ def run(options: RunOptions) -> dict:
         generator = load(name, device=device)
         scorer = scorer or ClipScorer(options.clip, device)
         settings = settings_for(generator.info, options.guidance, options.steps, options.samplers,
-                                options.layout if hasattr(generator, "set_layout_source") else None)
+                                options.layout if getattr(generator, "layout_aware", False) else None)
         items = plan(name, settings, prompts, options.n, options.seed)
         generated += generate_missing(store, generator, items, prompts, scorer, done, device, state)
     state.wait_for_everyone()

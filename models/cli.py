@@ -74,9 +74,9 @@ def cmd_sample(args: argparse.Namespace) -> None:
                     fail(f"--truncation applies to GANs; {args.model} is a {generator.info.family} model")
                 extra["truncation"] = args.truncation
             if args.layout is not None:
-                if not hasattr(generator, "set_layout_source"):
+                if not getattr(generator, "layout_aware", False):
                     fail(f"--layout applies to layout-aware models (dit-layout); {args.model} reads no layout")
-                generator.set_layout_source(args.layout)
+                extra["layout"] = args.layout
             images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
                                         guidance_scale=args.guidance, sampler=args.sampler, on_step=progress, **extra)
     except (GenerationError, CheckpointError) as error:

@@ -195,12 +195,13 @@ def test_demo_serves_hub_generators_beside_built_in_ones(folders):
     try:
         client = Client(app.local_url, verbose=False)
         # "ddpm" is no hub sampler: hub pipelines fall back to their own scheduler rather than failing
-        seed, plan, ddpm, dit, sd = client.predict("a red circle", 3, False, 2, 3.0, "ddpm", True, api_name="/compare")
+        seed, plan, ddpm, dit, sd, _ = client.predict("a red circle", 3, False, 2, 3.0, "ddpm", True,
+                                                      api_name="/compare")
         assert seed == 3 and ddpm["value"] is not None and sd["value"] is not None
         # no ImageNet class in the prompt: DiT says so in its label, the others still answer
         assert dit["value"] is None and "no ImageNet class name" in dit["label"]
         # outside the Shapes world: the built-in ddpm says so, hub pipelines get the text as typed
-        seed, plan, ddpm, dit, sd = client.predict("a tabby cat", 3, False, 2, 3.0, "ddim", True, api_name="/compare")
+        seed, plan, ddpm, dit, sd, _ = client.predict("a tabby cat", 3, False, 2, 3.0, "ddim", True, api_name="/compare")
         assert "Outside" in plan and ddpm["value"] is None
         assert dit["value"] is not None and sd["value"] is not None
     finally:

@@ -130,14 +130,16 @@ def test_layout_generator_plans_from_free_text_and_records_the_layout(layout_gen
 
 def test_layout_none_is_the_caption_alone_and_changes_the_image(layout_generator):
     with_layout = layout_generator.generate(["a red circle in the top left"], seed=1)[0]
-    layout_generator.set_layout_source("none")
-    try:
-        without = layout_generator.generate(["a red circle in the top left"], seed=1)[0]
-    finally:
-        layout_generator.set_layout_source("planner")
+    without = layout_generator.generate(["a red circle in the top left"], seed=1, layout="none")[0]
     assert without.info["layout"] == "" and without.tobytes() != with_layout.tobytes()
+    assert layout_generator.generate(["a red circle in the top left"], seed=1)[0].tobytes() == with_layout.tobytes()
     with pytest.raises(GenerationError, match="layout source"):
-        layout_generator.set_layout_source("boxes")
+        layout_generator.generate(["a red circle"], seed=1, layout="boxes")
+
+
+def test_a_caption_only_model_refuses_a_layout(tiny_generator):
+    with pytest.raises(GenerationError, match="caption alone"):
+        tiny_generator.generate(["a red circle"], seed=0, layout="none")
 
 
 def test_layout_generator_refuses_what_the_world_cannot_hold(layout_generator):

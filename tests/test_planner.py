@@ -78,7 +78,8 @@ def test_cli_prints_caption_and_exits_0_or_3_with_one_line():
     assert out.returncode == 3 and out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and "astronaut" in out.stderr
     as_json = run_plan("two little blue boxes", "--json")
-    assert as_json.returncode == 0 and json.loads(as_json.stdout)["layout"]["count"] == 2
+    assert as_json.returncode == 0 and json.loads(as_json.stdout)["constraints"]["count"] == 2
+    assert len(json.loads(as_json.stdout)["layout"]["objects"]) == 2
     bad = run_plan("a red ball", "--planner", "oracle")
     assert bad.returncode == 2 and "unknown planner" in bad.stderr
 

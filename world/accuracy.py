@@ -75,7 +75,8 @@ def single_prompts(n: int, seed: int = EVAL_SEED, held_out: bool = False) -> lis
 
 
 def score(generator, prompts: Sequence[str], guidance: float, steps: int, sampler: str | None = "ddim",
-          seed: int = 0, batch: int = 16, targets: Sequence[str] | None = None, planner=None) -> dict:
+          seed: int = 0, batch: int = 16, targets: Sequence[str] | None = None, planner=None,
+          options: dict | None = None) -> dict:
     """Generate one image per prompt (image i of one request, so seeds differ) and average the judgements.
 
     `prompts` are what a person typed and `targets` the world captions the images are judged against
@@ -93,7 +94,8 @@ def score(generator, prompts: Sequence[str], guidance: float, steps: int, sample
     judgements = []
     for start in range(0, len(prompts), batch):
         chunk = sent[start:start + batch]
-        images = generator.generate(chunk, seed=chunk_seed(seed, start), steps=steps, guidance_scale=guidance, sampler=sampler)
+        images = generator.generate(chunk, seed=chunk_seed(seed, start), steps=steps, guidance_scale=guidance, sampler=sampler,
+                                    **(options or {}))
         judgements += [judge(t, blank if r else im)
                        for t, r, im in zip(targets[start:start + batch], refused[start:start + batch], images)]
     keys = sorted({k for j in judgements for k in j if k != "objects"})

@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from models.contract import GeneratorInfo, StepCallback, check_request, image_generator
+from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
 from models.diffusion.schedule import SAMPLERS, Denoiser, NoiseSchedule
 from models.diffusion.guidance import sample
 from models.text.encoder import TextEncoder
@@ -47,10 +47,11 @@ class DiffusionGenerator:
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None) -> list[Image.Image]:
+                 on_step: StepCallback | None = None, **options) -> list[Image.Image]:
+        """`options`: what a family's conditioning takes beyond the prompt (a layout-aware model: layout=)."""
         steps, guidance, sampler = check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
         prompts = list(prompts)
-        conditions = [self.condition(prompt, seed, index) for index, prompt in enumerate(prompts)]
+        conditions = [self.condition(prompt, seed, index, **options) for index, prompt in enumerate(prompts)]
         empty_states, empty_pooled = self.unconditional()
         images: list[Image.Image] = []
         for index, (states, pooled, used) in enumerate(conditions):
@@ -67,9 +68,11 @@ class DiffusionGenerator:
             images.append(image)
         return images
 
-    def condition(self, prompt: str, seed: int, index: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def condition(self, prompt: str, seed: int, index: int, **options) -> tuple[torch.Tensor, torch.Tensor, dict]:
         """What image `index` is conditioned on: token states [1,L,D], the pooled vector [1,E], and what
-        to record about it in image.info (nothing, for a caption-only model)."""
+        to record about it in image.info (nothing, for a caption-only model, which takes no options)."""
+        if options:
+            raise GenerationError(f"{self.info.name} reads the caption alone; it takes no {', '.join(options)}")
         states, pooled = self.text_encoder([prompt])
         return states, pooled, {}
 

@@ -23,24 +23,23 @@ LAYOUT_SOURCES = ("planner", "none")  # "none": the caption alone, every groundi
 
 
 class LayoutDiffusionGenerator(DiffusionGenerator):
-    def __init__(self, *args, planner: str = "rules", layout: str = "planner", **kwargs):
+    layout_aware = True  # generate(..., layout="planner" | "none")
+
+    def __init__(self, *args, planner: str = "rules", **kwargs):
         super().__init__(*args, **kwargs)
         self.planner = make_planner(planner)
-        self.set_layout_source(layout)
 
-    def set_layout_source(self, source: str) -> None:
-        if source not in LAYOUT_SOURCES:
-            raise GenerationError(f"unknown layout source {source!r}; choose {' or '.join(LAYOUT_SOURCES)}")
-        self.layout_source = source
-
-    def condition(self, prompt: str, seed: int, index: int) -> tuple[torch.Tensor, torch.Tensor, dict]:
+    def condition(self, prompt: str, seed: int, index: int, layout: str = "planner"
+                  ) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        if layout not in LAYOUT_SOURCES:
+            raise GenerationError(f"unknown layout source {layout!r}; choose {' or '.join(LAYOUT_SOURCES)}")
         plan = self.planner.plan(prompt)
         if not plan.understood:
             raise GenerationError(f"outside the Shapes world: {plan.reason}")
-        layout = plan_layout(plan.caption, layout_rng(seed, index)) if self.layout_source == "planner" else None
+        planned = plan_layout(plan.caption, layout_rng(seed, index)) if layout == "planner" else None
         states, pooled = self.text_encoder([plan.caption])  # [1,L,W], [1,E]
-        rows = layout_rows([layout], states.shape[-1]).to(states.device)  # [1,K,W]
-        used = {"caption": plan.caption, "layout": json.dumps(layout.as_dict()) if layout else ""}
+        rows = layout_rows([planned], states.shape[-1]).to(states.device)  # [1,K,W]
+        used = {"caption": plan.caption, "layout": json.dumps(planned.as_dict()) if planned else ""}
         return torch.cat([states, rows], dim=1), pooled, used
 
     def unconditional(self) -> tuple[torch.Tensor, torch.Tensor]:
