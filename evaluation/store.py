@@ -24,7 +24,8 @@ from models.files import atomic_path, atomic_write
 
 ROW_CHUNK = "genbench-row"
 COLUMNS = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
-           "prompt", "category", "target", "clip_score", "correct", "color_shape", "latency_s", "device", "file")
+           "prompt", "category", "target", "clip_score", "correct", "color_shape", "latency_s", "device", "file",
+           "planned_caption", "layout")  # the last two: what a layout-aware model was given
 
 
 def slug(text: str) -> str:
