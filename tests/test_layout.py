@@ -48,9 +48,9 @@ def test_stated_attributes_are_kept_and_a_wrong_layout_is_caught():
     layout = plan_layout("a large red circle in the top left", layout_rng(5, 0))
     assert layout.objects == (LayoutObject("red", "circle", "large", (0, 0)),)
     pair = plan_layout("a green cross below a orange triangle", layout_rng(0, 0))
-    swapped = Layout("pair", pair.objects, pair.relation)
-    swapped = dataclasses.replace(swapped, objects=(dataclasses.replace(pair.objects[0], cell=pair.objects[1].cell),
-                                                    dataclasses.replace(pair.objects[1], cell=pair.objects[0].cell)))
+    first, second = pair.objects
+    swapped = dataclasses.replace(pair, objects=(dataclasses.replace(first, cell=second.cell),
+                                                 dataclasses.replace(second, cell=first.cell)))
     assert violations(pair, "a green cross below a orange triangle") == []
     assert violations(swapped, "a green cross below a orange triangle")
     crowded = Layout("count", tuple(LayoutObject("red", "circle", "small", (0, c)) for c in (0, 1)) * 2)

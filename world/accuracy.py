@@ -5,9 +5,9 @@ from typing import Sequence
 
 from PIL import Image
 
+from world import parse_caption, sample_scene, scene_rng
 from world.detector import Detection, detect
 from world.seeds import chunk_seed
-from world import parse_caption, sample_scene, scene_rng
 
 EVAL_SEED = 2024  # world prompts for evaluation come from a stream that training never uses
 PLACEHOLDER = "a red circle"  # what a prompt the planner refused is replaced by; its image is judged blank

@@ -78,6 +78,6 @@ class GatedSelfAttention(nn.Module):
     def forward(self, x: torch.Tensor, grounding: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
         # x [B,T,D] visual tokens, grounding [B,K,D], empty [B,K] (True: slot holds no object)
         tokens = self.norm(torch.cat([x, grounding], dim=1))  # [B,T+K,D]
-        mask = torch.cat([torch.zeros_like(empty[:, :0]).new_zeros(x.shape[:2]), empty], dim=1)  # [B,T+K]
+        mask = torch.cat([empty.new_zeros(x.shape[:2]), empty], dim=1)  # [B,T+K]: image tokens always attend
         out = self.attn(tokens, tokens, tokens, key_padding_mask=mask, need_weights=False)[0][:, :x.shape[1]]
         return x + torch.tanh(self.gate) * out

@@ -29,6 +29,7 @@ from models.text.encoder import TextEncoder
 from world.layout import from_objects
 
 LAYOUT_DROPOUT = 0.1
+LAYOUT_DROP_STREAM = (4, 2)  # numpy seed prefix of the layout-dropout draws; caption dropout uses (data seed, 1)
 DIT_FOLDER = CHECKPOINT_ROOT / "dit"
 
 
@@ -47,7 +48,7 @@ def warm_started(dit_folder: pathlib.Path) -> DiT:
 
 
 def dropped_layouts(objects: list[list[dict]], step: int, rate: float = LAYOUT_DROPOUT) -> list:
-    drop = np.random.default_rng([4, 2, step]).random(len(objects)) < rate  # independent of caption dropout
+    drop = np.random.default_rng([*LAYOUT_DROP_STREAM, step]).random(len(objects)) < rate
     return [None if d else from_objects(o) for o, d in zip(objects, drop)]
 
 
