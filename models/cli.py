@@ -10,7 +10,7 @@ import sys
 from tqdm import tqdm
 
 from models.checkpoints import CheckpointError
-from models.contract import GenerationError, GeneratorInfo, check_request
+from models.contract import GenerationError, GeneratorInfo, check_batch_size, check_request
 from models.devices import resolve_device
 from models import hub
 from models.registry import BUILTIN, UnknownModel, is_available, load
@@ -51,6 +51,7 @@ def check_sample_args(args: argparse.Namespace) -> str:
     try:  # prompt, seed, steps and guidance against the limits every entry point shares (the model's defaults
         # and samplers are checked again by generate() once it is loaded)
         check_request(ANY_MODEL, [args.prompt], args.seed, args.steps, args.guidance, None)
+        args.batch_size = None if args.batch_size is None else check_batch_size(args.batch_size)
     except GenerationError as error:  # its messages start with the parameter's name, which is the flag's
         fail(f"--{error}")
     return device
@@ -78,7 +79,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
                     fail(f"--layout applies to layout-aware models (dit-layout); {args.model} reads no layout")
                 extra["layout"] = args.layout
             images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
-                                        guidance_scale=args.guidance, sampler=args.sampler, on_step=progress, **extra)
+                                        guidance_scale=args.guidance, sampler=args.sampler, on_step=progress,
+                                        batch_size=args.batch_size, **extra)
     except (GenerationError, CheckpointError) as error:
         fail(str(error))
     for index, image in enumerate(images):

@@ -12,13 +12,15 @@ import inspect
 import os
 import pathlib
 import re
+import threading
 from typing import Sequence
 
 import torch
 from PIL import Image
 
 from models.checkpoints import CheckpointError
-from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
+from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
+                             check_requests, default_batch_size, image_generator, requests_for)
 from models.devices import resolve_device
 
 # short name -> (repo id, one-line description)
@@ -148,11 +150,12 @@ def _with_scheduler(pipeline, sampler: str):
 
 
 class HubGenerator:
-    """One diffusers pipeline, generating one image at a time so image i depends only on (seed, i, prompt i)."""
+    """One diffusers pipeline called with batches of prompts, one generator per image (the contract's streams)."""
 
     def __init__(self, name: str, pipeline, device: str = "cpu") -> None:
         self.pipeline = pipeline
         self.device = device
+        self.lock = threading.Lock()
         pipeline.genbench_default_scheduler = pipeline.scheduler
         pipeline.set_progress_bar_config(disable=True)
         self.conditioning = _conditioning(pipeline)
@@ -182,43 +185,63 @@ class HubGenerator:
                                   f"{prompt[:60]!r}; name one, e.g. 'golden retriever' or 'tabby cat'")
         return max(found)[1]
 
-    def _call(self, prompt: str, generator: torch.Generator, steps: int, guidance: float):
+    def _call(self, prompts: list[str], generators: list[torch.Generator], steps: int, guidance: float):
+        """One pipeline call for a batch: a prompt list with one generator per image."""
         if self.conditioning == "text":
-            return self.pipeline(prompt=prompt, num_inference_steps=steps, guidance_scale=guidance,
-                                 generator=generator, output_type="pil").images[0]
+            return self.pipeline(prompt=prompts, num_inference_steps=steps, guidance_scale=guidance,
+                                 generator=generators, output_type="pil").images
         if self.conditioning == "class":
-            return self.pipeline(class_labels=[self.class_label(prompt)], num_inference_steps=steps,
-                                 guidance_scale=guidance, generator=generator, output_type="pil").images[0]
-        return self.pipeline(batch_size=1, num_inference_steps=steps, generator=generator,
-                             output_type="pil").images[0]
+            return self.pipeline(class_labels=[self.class_label(p) for p in prompts], num_inference_steps=steps,
+                                 guidance_scale=guidance, generator=generators, output_type="pil").images
+        return self.pipeline(batch_size=len(prompts), num_inference_steps=steps, generator=generators,
+                             output_type="pil").images
 
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None) -> list[Image.Image]:
-        steps, guidance, sampler = check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
+                 on_step: StepCallback | None = None, batch_size: int | None = None) -> list[Image.Image]:
+        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
+        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
+                                      batch_size)
+
+    @torch.no_grad()
+    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
+                          guidance_scale: float | None = None, sampler: str | None = None,
+                          on_step: StepCallback | None = None, batch_size: int | None = None) -> list[Image.Image]:
+        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
+        steps, guidance, sampler, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler,
+                                                              batch_size)
         if self.conditioning == "class":
-            for prompt in prompts:  # fail before any work is done
-                self.class_label(prompt)
+            for request in requests:  # fail before any work is done
+                self.class_label(request.prompt)
+        # a pipeline and its scheduler keep per-call state: two calls at once on one pipeline corrupt each other
+        with self.lock:
+            return self._generate_locked(requests, steps, guidance, sampler, on_step, batch_size)
+
+    def _generate_locked(self, requests: Sequence[ImageRequest], steps: int, guidance: float, sampler: str,
+                         on_step: StepCallback | None, batch_size: int) -> list[Image.Image]:
         pipeline = _with_scheduler(self.pipeline, sampler)
         images: list[Image.Image] = []
+        chunk_rows = 0
         done = 0
         step = pipeline.scheduler.step
+        total = steps * len(requests)
 
         def counted_step(*args, **kwargs):  # every pipeline calls scheduler.step once per denoising step
             nonlocal done
             result = step(*args, **kwargs)
-            done += 1
+            done += chunk_rows
             if on_step is not None:
-                on_step(min(done, steps * len(prompts)), steps * len(prompts), list(images))
+                on_step(min(len(images) * steps + done, total), total, list(images))
             return result
 
         pipeline.scheduler.step = counted_step
         try:
-            for index, prompt in enumerate(prompts):
+            for chunk in batches(requests, batch_size):
+                chunk_rows, done = len(chunk), 0
                 # CPU noise: the same seed gives the same starting noise on every device
-                images.append(self._call(prompt, image_generator(seed, index), steps, guidance))
-                done = steps * (index + 1)
+                images += self._call([r.prompt for r in chunk], [image_generator(r.seed, r.index) for r in chunk],
+                                     steps, guidance)
         finally:
             del pipeline.scheduler.step
         return images

@@ -35,7 +35,12 @@ def test_outputs_are_32px_rgb_and_steps_stream_through_on_step(tiny_generator):
     images = tiny_generator.generate(["a red circle", "a blue square"], seed=0, steps=3,
                                      on_step=lambda i, n, previews: seen.append((i, n, len(previews))))
     assert [im.size for im in images] == [(32, 32)] * 2 and images[0].mode == "RGB"
-    assert seen == [(1, 6, 1), (2, 6, 1), (3, 6, 1), (4, 6, 2), (5, 6, 2), (6, 6, 2)]
+    # one batch of two: each step advances both images; previews are the batch's current states
+    assert seen == [(2, 6, 2), (4, 6, 2), (6, 6, 2)]
+    seen.clear()
+    tiny_generator.generate(["a red circle", "a blue square"], seed=0, steps=3, batch_size=1,
+                            on_step=lambda i, n, previews: seen.append((i, n, len(previews))))
+    assert seen == [(1, 6, 1), (2, 6, 1), (3, 6, 1), (4, 6, 2), (5, 6, 2), (6, 6, 2)]  # finished + the current one
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -49,6 +54,10 @@ def test_outputs_are_32px_rgb_and_steps_stream_through_on_step(tiny_generator):
     (dict(guidance_scale=-1.0), "guidance"),
     (dict(sampler="euler-magic"), "sampler"),
     (dict(seed=-3), "seed"),
+    (dict(seed=True), "seed"),
+    (dict(batch_size=0), "batch-size"),
+    (dict(batch_size=10_000), "batch-size"),
+    (dict(batch_size=2.5), "batch-size"),
 ])
 def test_bad_requests_raise_one_line_errors(tiny_generator, kwargs, message):
     request = dict(prompts=["a red circle"], seed=0, steps=2) | kwargs

@@ -103,7 +103,24 @@ def test_scheduler_is_swappable_and_changes_the_result(loaded, sampler, schedule
 def test_progress_counts_every_denoising_step(loaded):
     seen = []
     loaded["sd"].generate(["a", "b"], seed=0, steps=3, on_step=lambda done, total, previews: seen.append((done, total)))
+    assert seen == [(2, 6), (4, 6), (6, 6)]  # one batch of two: a step advances both images
+    seen.clear()
+    loaded["sd"].generate(["a", "b"], seed=0, steps=3, batch_size=1,
+                          on_step=lambda done, total, previews: seen.append((done, total)))
     assert seen == [(i, 6) for i in range(1, 7)]
+
+
+@pytest.mark.parametrize("kind", ["sd", "dit", "ddpm"])
+def test_a_batched_pipeline_call_matches_one_image_at_a_time(loaded, kind):
+    prompts = ["a red circle", "a green cross", "a blue square"]
+    if kind == "dit":  # class-conditional: the prompt must name one of its classes
+        prompts = [next(iter(loaded["dit"].pipeline.labels))] * 3
+    batched = loaded[kind].generate(prompts, seed=4, steps=3, batch_size=3)
+    alone = loaded[kind].generate(prompts, seed=4, steps=3, batch_size=1)
+    for a, b in zip(batched, alone):  # each image draws from its own generator, whatever its batch
+        difference = np.abs(np.asarray(a, dtype=int) - np.asarray(b, dtype=int))
+        assert difference.max() <= 1 and (difference == 0).mean() >= 0.99
+    assert not np.array_equal(np.asarray(batched[0]), np.asarray(batched[2]))
 
 
 def test_bad_requests_are_one_line_errors(loaded):

@@ -10,16 +10,17 @@ from typing import Callable, Sequence
 import torch
 from PIL import Image
 
-from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
+from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
+                             check_requests, default_batch_size, image_generator, requests_for)
 from models.diffusion.schedule import SAMPLERS, Denoiser, NoiseSchedule
 from models.diffusion.guidance import sample
 from models.text.encoder import TextEncoder
 from world import to_image
 
-# Images are computed one at a time (one batch of two rows: unconditional and conditional).
-# CPU kernels give bitwise-identical rows only for identical batch shapes *and* contents (a
-# padded chunk of 4 mixed prompts was measured to change image 0 of a latent model), so
-# isolating each image is what makes image i a function of (seed, i, prompt i, settings) alone.
+# Images are computed `batch_size` rows at a time (each row with its unconditional twin), every row
+# drawing its noise from its own stream. CPU kernels give bitwise-identical rows only for identical batch
+# shapes *and* contents, so an image is bitwise reproducible for a fixed batch size and split, and equal to
+# within float rounding across batch sizes (tests/test_batching.py measures both).
 
 
 class DiffusionGenerator:
@@ -47,25 +48,39 @@ class DiffusionGenerator:
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, **options) -> list[Image.Image]:
+                 on_step: StepCallback | None = None, batch_size: int | None = None, **options) -> list[Image.Image]:
         """`options`: what a family's conditioning takes beyond the prompt (a layout-aware model: layout=)."""
-        steps, guidance, sampler = check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
-        prompts = list(prompts)
-        conditions = [self.condition(prompt, seed, index, **options) for index, prompt in enumerate(prompts)]
+        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
+        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
+                                      batch_size, **options)
+
+    @torch.no_grad()
+    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
+                          guidance_scale: float | None = None, sampler: str | None = None,
+                          on_step: StepCallback | None = None, batch_size: int | None = None,
+                          **options) -> list[Image.Image]:
+        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
+        steps, guidance, sampler, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler,
+                                                              batch_size)
+        conditions = [self.condition(r.prompt, r.seed, r.index, **options) for r in requests]  # fail before work
         empty_states, empty_pooled = self.unconditional()
         images: list[Image.Image] = []
-        for index, (states, pooled, used) in enumerate(conditions):
+        for chunk in batches(list(zip(requests, conditions)), batch_size):
 
             def preview(step: int, total: int, x: torch.Tensor) -> None:
                 # progress runs over the whole request: every image's steps, in order
-                on_step(index * total + step, len(prompts) * total, images + [to_image(self.decode(x)[0])])
+                on_step(len(images) * total + step * len(chunk), len(requests) * total,
+                        images + [to_image(row) for row in self.decode(x)])
 
+            states = torch.cat([states for _, (states, _, _) in chunk])  # [b,L,D]
+            pooled = torch.cat([pooled for _, (_, pooled, _) in chunk])  # [b,E]
             x = sample(self.denoise, states, pooled, empty_states, empty_pooled, self.sample_shape,
-                       [image_generator(seed, index)], self.schedule, steps, guidance, sampler,
-                       preview if on_step is not None else None)  # [1,C,h,w]
-            image = to_image(self.decode(x)[0])
-            image.info.update(used)  # what conditioned it beyond the prompt (a layout-aware family: its layout)
-            images.append(image)
+                       [image_generator(r.seed, r.index) for r, _ in chunk], self.schedule, steps, guidance, sampler,
+                       preview if on_step is not None else None)  # [b,C,h,w]
+            for row, (_, (_, _, used)) in zip(self.decode(x), chunk):
+                image = to_image(row)
+                image.info.update(used)  # what conditioned it beyond the prompt (a layout-aware family: its layout)
+                images.append(image)
         return images
 
     def condition(self, prompt: str, seed: int, index: int, **options) -> tuple[torch.Tensor, torch.Tensor, dict]:

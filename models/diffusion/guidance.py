@@ -32,14 +32,29 @@ def sample(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_
     # x_T ~ N(0, I), one independent stream per image
     x = torch.cat([torch.randn((1, *shape), generator=g) for g in generators]).to(device)  # [B,C,H,W]
     x = x * scheduler.init_noise_sigma
-    cond_states = torch.cat([empty_states.expand(batch, -1, -1), states])  # [2B,L,D]: unconditional half first
-    cond_pooled = torch.cat([empty_pooled.expand(batch, -1), pooled])  # [2B,E]
+    denoise_guided = _guided_denoiser(denoise, states, pooled, empty_states, empty_pooled, guidance)
     for index, t in enumerate(scheduler.timesteps):
-        model_in = scheduler.scale_model_input(torch.cat([x, x]), t)  # [2B,C,H,W]
-        eps_uncond, eps_cond = denoise(model_in, t.expand(2 * batch).to(device), cond_states, cond_pooled).chunk(2)
-        eps = guided(eps_uncond, eps_cond, guidance)
+        eps = denoise_guided(scheduler.scale_model_input(x, t), t.expand(batch).to(device))  # [B,C,H,W]
         # ancestral samplers draw their fresh noise per row from the same per-image generators
         x = scheduler.step(eps, t, x, generator=generators if len(generators) > 1 else generators[0]).prev_sample
         if on_step is not None:
             on_step(index + 1, len(scheduler.timesteps), x)
     return x
+
+
+def _guided_denoiser(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_states: torch.Tensor,
+                     empty_pooled: torch.Tensor, scale: float) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """x [B,C,H,W], t [B] -> guided eps [B,C,H,W]. At s = 1 (conditional) and s = 0 (unconditional) guided()
+    returns one half exactly, so only that half is computed: half the work, the same values to float rounding."""
+    batch = states.shape[0]
+    if scale == 1:
+        return lambda x, t: denoise(x, t, states, pooled)
+    if scale == 0:
+        return lambda x, t: denoise(x, t, empty_states.expand(batch, -1, -1), empty_pooled.expand(batch, -1))
+    both_states = torch.cat([empty_states.expand(batch, -1, -1), states])  # [2B,L,D]: unconditional half first
+    both_pooled = torch.cat([empty_pooled.expand(batch, -1), pooled])  # [2B,E]
+
+    def both_halves(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        eps_uncond, eps_cond = denoise(torch.cat([x, x]), torch.cat([t, t]), both_states, both_pooled).chunk(2)
+        return guided(eps_uncond, eps_cond, scale)
+    return both_halves

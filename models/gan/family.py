@@ -15,7 +15,8 @@ from PIL import Image
 from safetensors.torch import load_file
 
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, resolve_pin
-from models.contract import GenerationError, GeneratorInfo, StepCallback, check_request, image_generator
+from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
+                             check_requests, default_batch_size, image_generator, requests_for)
 from models.gan.losses import DEFAULT_LOSS, LOSSES
 from models.gan.dcgan import DCGANDiscriminator, DCGANGenerator
 from models.gan.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
@@ -69,7 +70,7 @@ def build(config: GANConfig, cond_dim: int) -> tuple[torch.nn.Module, torch.nn.M
 
 # ---------------------------------------------------------------- generation
 class GANGenerator:
-    """One generator forward per image; image i uses z drawn from image_generator(seed, i) alone."""
+    """One generator forward per batch; each image draws z from its own stream image_generator(seed, i)."""
 
     def __init__(self, info: GeneratorInfo, network: torch.nn.Module, config: GANConfig, text_encoder: TextEncoder,
                  device: str = "cpu"):
@@ -86,24 +87,40 @@ class GANGenerator:
     @torch.no_grad()
     def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
                  guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, truncation: float = 1.0) -> list[Image.Image]:
+                 on_step: StepCallback | None = None, batch_size: int | None = None,
+                 truncation: float = 1.0) -> list[Image.Image]:
         check_request(self.info, prompts, seed, steps, guidance_scale, sampler)  # guidance and steps do not apply
+        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
+                                      batch_size, truncation)
+
+    @torch.no_grad()
+    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
+                          guidance_scale: float | None = None, sampler: str | None = None,
+                          on_step: StepCallback | None = None, batch_size: int | None = None,
+                          truncation: float = 1.0) -> list[Image.Image]:
+        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
+        *_, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler, batch_size)
         if not isinstance(truncation, (int, float)) or not 0 <= truncation <= 2:
             raise GenerationError(f"truncation psi must be a number from 0 to 2, got {truncation!r}")
         images: list[Image.Image] = []
-        for index, prompt in enumerate(prompts):
-            generator = image_generator(seed, index)
-            z = torch.randn((1, self.config.z_dim), generator=generator).to(self.device)  # [1, z]
-            _, pooled = self.text_encoder([prompt])  # [1, E]
-            if self.config.arch == "stylegan2":
-                ws = self.network.ws(z, pooled, truncation, w_center=self.center_of(pooled))
-                x = self.network.synthesis(ws, generator)
+        for chunk in batches(requests, batch_size):
+            streams = [image_generator(r.seed, r.index) for r in chunk]
+            z = torch.cat([torch.randn((1, self.config.z_dim), generator=g) for g in streams]).to(self.device)  # [b,z]
+            _, pooled = self.text_encoder([r.prompt for r in chunk])  # [b,E]
+            if self.config.arch == "stylegan2":  # per-layer noise comes from one generator: one row at a time
+                x = torch.cat([self._stylegan2_row(z[i:i + 1], pooled[i:i + 1], truncation, g)
+                               for i, g in enumerate(streams)])
             else:
-                x = self.network(z * truncation, pooled)  # DCGAN: towards the mean z = 0
-            images.append(to_image(x[0]))
+                x = self.network(z * truncation, pooled)  # DCGAN: towards the mean z = 0; [b,3,H,W]
+            images += [to_image(row) for row in x]
             if on_step is not None:
-                on_step(index + 1, len(prompts), list(images))
+                on_step(len(images), len(requests), list(images))
         return images
+
+    def _stylegan2_row(self, z: torch.Tensor, pooled: torch.Tensor, truncation: float,
+                       generator: torch.Generator) -> torch.Tensor:
+        ws = self.network.ws(z, pooled, truncation, w_center=self.center_of(pooled))
+        return self.network.synthesis(ws, generator)  # [1,3,H,W]
 
 
 def gan_info(name: str, config: GANConfig, parameters: int) -> GeneratorInfo:
