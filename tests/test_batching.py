@@ -95,3 +95,24 @@ def test_an_evaluation_run_records_its_batch_size_and_resumes_bitwise(tmp_path):
     assert run(options)["generated"] == len(lost)
     for path in files:
         assert np.array_equal(before[path], pixels([Image.open(path)])), path
+
+
+def test_compiled_generator_makes_the_same_images(tiny_generator):
+    """The compile path end to end (the eager backend: the plumbing, not inductor's minutes of codegen)."""
+    import copy
+
+    from models.acceleration import compile_generator
+
+    compiled = compile_generator(copy.copy(tiny_generator), backend="eager")
+    assert compiled.denoise is not tiny_generator.denoise
+    assert np.array_equal(pixels(compiled.generate(PROMPTS[:2], seed=0, steps=2)),
+                          pixels(tiny_generator.generate(PROMPTS[:2], seed=0, steps=2)))
+
+
+def test_precision_is_fp32_on_cpu_and_checked():
+    from models.acceleration import autocast
+
+    with autocast("cpu", "fp16"):
+        assert torch.ones(2, 2).matmul(torch.ones(2, 2)).dtype == torch.float32
+    with pytest.raises(ValueError, match="precision"):
+        autocast("cuda", "fp8")

@@ -12,6 +12,7 @@ import pathlib
 import torch
 from safetensors.torch import load_file, save_file
 
+from models.acceleration import for_device
 from models.checkpoints import CheckpointError, pin, read_manifest, resolve_pin
 from models.diffusion.unet import UNetConfig, build_unet, unet_denoiser
 from models.contract import parameter_count
@@ -91,7 +92,7 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
         family = LayoutDiffusionGenerator
     else:
         family = DiffusionGenerator
-    return family(info, denoiser_of(kind, network.to(device)), text_encoder.to(device),
+    return family(info, denoiser_of(kind, for_device(network, device)), text_encoder.to(device),
                   NoiseSchedule(**manifest["schedule"]), sample_shape=LATENT_SHAPE,
                   decode=lambda z: decode(vae, z), device=device)
 

@@ -7,6 +7,7 @@ import pathlib
 import torch
 from diffusers import UNet2DConditionModel
 
+from models.acceleration import for_device
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manifest, resolve_pin
 from models.contract import parameter_count
 from models.diffusion.schedule import NoiseSchedule, diffusion_loss
@@ -46,7 +47,7 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ddpm", text_encoder: TextEnco
                                       + f", {schedule.name} schedule"
                                       + (", v-prediction with zero terminal SNR" if schedule.zero_terminal_snr else "")
                                       + ", classifier-free guidance")
-    return DiffusionGenerator(info, unet_denoiser(unet.to(device)), text_encoder.to(device), schedule,
+    return DiffusionGenerator(info, unet_denoiser(for_device(unet, device)), text_encoder.to(device), schedule,
                               sample_shape=(3, 32, 32), device=device)
 
 
