@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from models import cli
+from models.acceleration import PRECISIONS
 from models.contract import MAX_GUIDANCE, MAX_STEPS
 from models.devices import DEVICE_HELP
 
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", default=None, metavar="B",
                    help="images computed together (default: 16 on CPU, 64 on CUDA); a fixed B gives bitwise-identical "
                         "images, another B equal ones to within 1/255")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="CUDA autocast: auto (bf16 where supported, else fp16; default) | fp32 | fp16 | bf16; CPU: fp32")
+    p.add_argument("--compile", action="store_true", help="torch.compile the network first (pays off on long GPU runs)")
     p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
     p.set_defaults(run=cli.cmd_sample)
 

@@ -9,6 +9,7 @@ import sys
 
 from tqdm import tqdm
 
+from models.acceleration import autocast, compile_generator
 from models.checkpoints import CheckpointError
 from models.contract import GenerationError, GeneratorInfo, check_batch_size, check_request
 from models.devices import resolve_device
@@ -78,10 +79,13 @@ def cmd_sample(args: argparse.Namespace) -> None:
                 if not getattr(generator, "layout_aware", False):
                     fail(f"--layout applies to layout-aware models (dit-layout); {args.model} reads no layout")
                 extra["layout"] = args.layout
-            images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
-                                        guidance_scale=args.guidance, sampler=args.sampler, on_step=progress,
-                                        batch_size=args.batch_size, **extra)
-    except (GenerationError, CheckpointError) as error:
+            if args.compile:
+                compile_generator(generator)
+            with autocast(device, args.precision):
+                images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
+                                            guidance_scale=args.guidance, sampler=args.sampler, on_step=progress,
+                                            batch_size=args.batch_size, **extra)
+    except (GenerationError, CheckpointError, ValueError) as error:
         fail(str(error))
     for index, image in enumerate(images):
         image.save(out / f"{index:03d}.png")
