@@ -9,6 +9,8 @@ map uint8 images [B, 3, H, W] to features [B, D]:
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import pathlib
 from typing import Callable, Sequence
@@ -17,12 +19,16 @@ import numpy as np
 import torch
 from PIL import Image
 
-from models.checkpoints import CHECKPOINT_ROOT
+from models.checkpoints import CHECKPOINT_ROOT, sha256
 from models.files import atomic_write
 
 INCEPTION_FILE = "pt_inception-2015-12-05-6726825d.pth"
 INCEPTION_URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 INCEPTION_ENV = "GENBENCH_INCEPTION_WEIGHTS"
+# the one file torch-fidelity and pytorch-fid publish (its name carries the digest's first 8 digits); only it is
+# handed to torch-fidelity, which unpickles with weights_only=False, i.e. would run code inside any other file
+INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
+INCEPTION_BYTES = 95_628_359
 EVALUATOR_CLIP_ENV = "GENBENCH_EVALUATOR_CLIP"  # another folder for the evaluator CLIP (tests use a tiny one)
 FEATURES = ("world", "inception")
 
@@ -69,31 +75,63 @@ class WorldFeatures(torch.nn.Module):
         return self.clip.encode_image(x).double()  # [B, 96]
 
 
-def inception_features(weights: str | os.PathLike | None = None) -> torch.nn.Module:
-    """torchmetrics' Inception-v3 (FID weights, 2048-d); FeatureError naming the file when it is absent."""
+def inception_path(weights: str | os.PathLike | None = None) -> pathlib.Path:
+    """The weights file asked for (else the default), after checking it is a file."""
     path = pathlib.Path(weights) if weights else default_inception_path()
     if not path.is_file():
         raise FeatureError(f"Inception-v3 FID weights not found at {path}: download {INCEPTION_URL} there, "
                            f"or pass --inception-weights PATH (or set {INCEPTION_ENV})")
+    return path
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0][:120]
+
+
+def _not_the_weights(path: pathlib.Path, what: str) -> FeatureError:
+    return FeatureError(f"{path} is not the Inception-v3 FID weights ({what}); only that exact file is loaded: "
+                        f"download {INCEPTION_URL}")
+
+
+def check_inception_file(path: pathlib.Path, data: bytes | None = None) -> None:
+    """Refuse anything but the published FID weights: the size first (a huge file is never read), then the
+    sha256 of `data` when given (the very bytes to be loaded), else of the file."""
+    size = len(data) if data is not None else path.stat().st_size
+    if size != INCEPTION_BYTES:
+        raise _not_the_weights(path, f"{size} bytes, expected {INCEPTION_BYTES}")
+    digest = hashlib.sha256(data).hexdigest() if data is not None else sha256(path)
+    if digest != INCEPTION_SHA256:
+        raise _not_the_weights(path, f"sha256 {digest[:12]}..., expected {INCEPTION_SHA256[:12]}...")
+
+
+def inception_features(weights: str | os.PathLike | None = None) -> torch.nn.Module:
+    """torchmetrics' Inception-v3 (FID weights, 2048-d); FeatureError naming the file when it is absent,
+    or when it is anything but the published weights."""
+    path = inception_path(weights)
+    check_inception_file(path)  # by size and digest before the file is read in full
+    data = path.read_bytes()
+    check_inception_file(path, data)  # the bytes loaded are the bytes checked, whatever happens to the file
+    try:  # a second guard: a plain state dict of tensors, read by the loader that runs no code
+        torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise _not_the_weights(path, f"not a plain state dict: {_first_line(error)}") from None
     from torchmetrics.image.fid import NoTrainInceptionV3
-    try:
+    try:  # torch-fidelity torch.loads whatever it is given: the checked bytes, never the path
         return NoTrainInceptionV3(name="inception-v3-compat", features_list=["2048"],
-                                  feature_extractor_weights_path=str(path))
-    except Exception as error:  # a truncated or foreign file
-        raise FeatureError(f"cannot load Inception-v3 weights from {path}: {str(error).splitlines()[0]}") from None
+                                  feature_extractor_weights_path=io.BytesIO(data))
+    except Exception as error:
+        raise FeatureError(f"cannot load Inception-v3 weights from {path}: {_first_line(error)}") from None
 
 
 def check_available(kind: str, inception_weights: str | None = None) -> None:
-    """Fail early, without loading anything, when the extractor's weights are not on disk."""
+    """Fail early, without loading anything, when the extractor's weights are not on disk (or, for
+    Inception, are not the published file: checked by size and sha256)."""
     if kind == "world":
         if not (evaluator_clip_path() / "config.json").is_file():
             raise FeatureError(f"no evaluator CLIP in {evaluator_clip_path()}: "
                                f"run `python -m models train --model clip-evaluator`")
     elif kind == "inception":
-        path = pathlib.Path(inception_weights) if inception_weights else default_inception_path()
-        if not path.is_file():
-            raise FeatureError(f"Inception-v3 FID weights not found at {path}: download {INCEPTION_URL} there, "
-                               f"or pass --inception-weights PATH (or set {INCEPTION_ENV})")
+        check_inception_file(inception_path(inception_weights))
     else:
         raise FeatureError(f"unknown features {kind!r}; choose one of {', '.join(FEATURES)}")
 

@@ -8,7 +8,7 @@ import json
 from typing import Callable
 
 from models import hub
-from models.checkpoints import CHECKPOINT_ROOT, MANIFEST, CheckpointError
+from models.checkpoints import CHECKPOINT_ROOT, MANIFEST, WEIGHT_SUFFIXES, CheckpointError, read_manifest
 
 
 def _ddpm(device: str):
@@ -76,9 +76,12 @@ def load(name: str, device: str = "cpu"):
 
 def checkpoint_fingerprint(name: str) -> str | None:
     """A short digest of a built-in checkpoint's weight hashes (from its manifest, nothing loaded);
-    None for hub models and missing checkpoints. It changes when the model is retrained."""
+    None for hub models and missing checkpoints, a CheckpointError for an unreadable manifest. It changes
+    when the model is retrained."""
     path = CHECKPOINT_ROOT / name / MANIFEST
     if name not in BUILTIN or not path.is_file():
         return None
-    hashes = json.loads(path.read_text()).get("sha256", {})
+    hashes = read_manifest(path.parent, verify=False).get("sha256", {})
+    # the weights alone: hashing a config too (as manifests now do) must not orphan earlier run folders
+    hashes = {file: digest for file, digest in hashes.items() if str(file).endswith(WEIGHT_SUFFIXES)}
     return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()[:16]

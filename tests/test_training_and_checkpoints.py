@@ -1,13 +1,14 @@
 """The training loop (resume, manifest) and checkpoint integrity, on tiny components."""
 import dataclasses
 import json
+import shutil
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
 from models.diffusion import pixel as ddpm
-from models.checkpoints import CheckpointError, read_manifest, sha256
+from models.checkpoints import CheckpointError, checkpoint_files, read_manifest, sha256
 from models.text.encoder import TextEncoder
 from models.training import TrainConfig, train, warm_start
 
@@ -58,7 +59,10 @@ def test_manifest_pins_every_weight_file_and_detects_corruption(tmp_path, text_e
     out = tmp_path / "model"
     manifest = train(tiny_ddpm_component(text_encoder_folder), config(1), out, command="python -m models train x")
     weights = out / "unet" / "diffusion_pytorch_model.safetensors"
-    assert manifest["sha256"] == {"unet/diffusion_pytorch_model.safetensors": sha256(weights)}
+    assert manifest["sha256"]["unet/diffusion_pytorch_model.safetensors"] == sha256(weights)
+    # every weight and config file, nothing else
+    assert manifest["sha256"] == {path.relative_to(out).as_posix(): sha256(path) for path in checkpoint_files(out)}
+    assert "unet/config.json" in manifest["sha256"]
     assert manifest["training"]["command"] == "python -m models train x"
     assert manifest["components"]["text_encoder"]["sha256"] == sha256(text_encoder_folder / "model.safetensors")
     assert {"steps", "wall_time_s", "data"} <= set(manifest["training"]) and "metrics" in manifest
@@ -86,8 +90,9 @@ def test_a_run_can_start_from_an_exported_checkpoint_and_records_the_history(tmp
     assert manifest["warm_start"]["prior_commands"] == ["first run"]
     assert manifest["warm_start"]["sha256"] == sha256(first / "unet" / "diffusion_pytorch_model.safetensors")
     with pytest.raises(CheckpointError, match="not 'ddpm'"):
-        (tmp_path / "other").mkdir()
-        (tmp_path / "other" / "generator.json").write_text(json.dumps({"family": "gan", "sha256": {}}))
+        shutil.copytree(first, tmp_path / "other", ignore=shutil.ignore_patterns("train_state"))
+        other = json.loads((tmp_path / "other" / "generator.json").read_text())
+        (tmp_path / "other" / "generator.json").write_text(json.dumps({**other, "family": "gan"}))
         train(tiny_ddpm_component(text_encoder_folder), config(1), tmp_path / "third", init_from=tmp_path / "other")
 
 
@@ -106,7 +111,9 @@ def test_a_warm_start_may_add_zero_initialised_modules_but_not_lose_weights(tmp_
     assert torch.equal(ddpm.unet_denoiser(wider.network.eval())(x, t, states, pooled), old.denoise(x, t, states, pooled))
     # a checkpoint with weights the network lacks is refused
     wider.export(wider.network, tmp_path / "wide")
-    (tmp_path / "wide" / "generator.json").write_text(json.dumps({"family": "ddpm", "sha256": {}}))
+    wide = tmp_path / "wide"
+    hashes = {path.relative_to(wide).as_posix(): sha256(path) for path in checkpoint_files(wide)}
+    (wide / "generator.json").write_text(json.dumps({"family": "ddpm", "sha256": hashes}))
     with pytest.raises(CheckpointError, match="does not have"):
         warm_start(tiny_ddpm_component(text_encoder_folder), tmp_path / "wide")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from models.contract import MAX_PROMPT_CHARS
 from world import COLORS, NUMBERS, PLURALS, POSITIONS, SHAPES, parse_caption
 from world.layout import Layout, plan_layout
 from world.seeds import layout_rng
@@ -64,7 +65,7 @@ CONTENT = {**{w: "color" for w in COLOR_WORDS}, **{w: "shape" for w in SHAPE_WOR
 KNOWN = set(CONTENT) | FILLER | OUTSIDE_COLORS | OUTSIDE_SHAPES | SIDE_WORDS | {"next", "beside", "than", "higher"}
 WORLD_COLORS = ", ".join(COLORS)
 WORLD_SHAPES = ", ".join(SHAPES)
-MAX_PLAN_CHARS = 300
+MAX_PLAN_CHARS = MAX_PROMPT_CHARS  # one limit for planners and generators (models/contract.py)
 
 
 @dataclasses.dataclass
@@ -121,6 +122,21 @@ def understood(text: str, caption: str, planner: str = "rules", notes: list[str]
     return Plan(text=text, caption=caption, layout=layout, planner=planner, notes=notes or [])
 
 
+def refusal(text) -> Plan | None:
+    """The plan for text no planner reads (not a string, empty, too long), else None. Runs before any
+    parsing or copying, so a huge prompt costs nothing; the plan keeps only its head."""
+    if text is None:  # an empty text box
+        text = ""
+    if not isinstance(text, str):
+        return outside("", f"the prompt must be text, not {type(text).__name__}")
+    if len(text) > MAX_PLAN_CHARS:
+        return outside(text[:MAX_PLAN_CHARS] + "...",
+                       f"the prompt is {len(text)} characters long; the limit is {MAX_PLAN_CHARS}: shorten it")
+    if not text or not text.strip():
+        return outside(text, "the prompt is empty: describe shapes, e.g. 'a big red ball in the middle'")
+    return None
+
+
 # ---------------------------------------------------------------- words
 def words_of(text: str) -> list[str]:
     text = re.sub(r"plus[\s-]+signs", "pluses", text.lower())
@@ -165,10 +181,9 @@ class RulePlanner:
     name = "rules"
 
     def plan(self, text: str) -> Plan:
-        if not text or not text.strip():
-            return outside(text, "the prompt is empty: describe shapes, e.g. 'a big red ball in the middle'")
-        if len(text) > MAX_PLAN_CHARS:
-            return outside(text, f"the prompt is {len(text)} characters long; the planner reads at most {MAX_PLAN_CHARS}")
+        refused = refusal(text)
+        if refused is not None:
+            return refused
         notes: list[str] = []
         words = []
         for word in words_of(text):
@@ -340,4 +355,8 @@ class NoPlanner:
     name = "none"
 
     def plan(self, text: str) -> Plan:
+        if isinstance(text, str) and len(text) > MAX_PLAN_CHARS:  # refused before the world's parser reads it
+            refused = refusal(text)
+            refused.planner = "none"
+            return refused
         return Plan(text=text, caption=text, layout=layout_of(text), planner="none")

@@ -10,10 +10,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import queue
+import socket
+import threading
+import time
 import urllib.error
 import urllib.request
 
-from models.text.planner import MAX_PLAN_CHARS, Plan, RulePlanner, understood
+from models.text.planner import Plan, RulePlanner, refusal, understood
 from world import parse_caption
 
 SYSTEM = """You rewrite a drawing request into exactly one caption of the Shapes world, in this grammar:
@@ -51,6 +55,18 @@ def caption_in(answer: str) -> str | None:
     return line if parse_caption(line) is not None else None
 
 
+MAX_REPLY_BYTES = 1 << 20  # a chat reply is a few hundred bytes; more is a broken or hostile endpoint
+MAX_ANSWER_CHARS = 2000  # what of an answer is read for its caption (it asks for max_tokens 40)
+
+
+class PlannerCallError(RuntimeError):
+    """A planner call that failed in a known way; the message is one line, shown as the fallback note."""
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    return " ".join(str(text).split())[:limit]
+
+
 class _LLMPlanner:
     name = "llm"
 
@@ -61,12 +77,17 @@ class _LLMPlanner:
         raise NotImplementedError
 
     def plan(self, text: str) -> Plan:
-        if not text or not text.strip() or len(text) > MAX_PLAN_CHARS:
+        if refusal(text) is not None:  # checked first: a huge text is never copied or sent
             return self.rules.plan(text)  # the same one-line refusals, without a model call
         try:
             answer = self.answer(text)
+            if not isinstance(answer, str):
+                raise PlannerCallError(f"the answer is {type(answer).__name__}, not text")
+        except PlannerCallError as error:
+            return self._fall_back(text, f"{self.name} failed ({one_line(error, 200)})")
         except Exception as error:  # a dead endpoint or a broken model must not take the app down
-            return self._fall_back(text, f"{self.name} failed ({type(error).__name__}: {str(error)[:80]})")
+            return self._fall_back(text, f"{self.name} failed ({type(error).__name__}: {one_line(error)})")
+        answer = answer[:MAX_ANSWER_CHARS]
         caption = caption_in(answer)
         if caption is None:
             return self._fall_back(text, f"{self.name} answered {answer.strip()[:60]!r}, not a world caption")
@@ -108,11 +129,118 @@ class LocalLMPlanner(_LLMPlanner):
         return self.tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Redirects are refused: urllib would send the Authorization header (the API key) along to any host."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        fp.close()
+        raise PlannerCallError(f"redirected ({code}) to {one_line(newurl, 60)}, not followed: the API key goes "
+                               f"to the given URL only; give the final URL")
+
+
+class _Tracking:
+    """A handler mixin that records the socket of each connection it opens in `sockets`, so that the deadline
+    can shut it: a read blocked inside http.client (a header sent a byte at a time) then returns at once."""
+
+    def __init__(self, sockets: list, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.sockets = sockets
+
+    def do_open(self, http_class, req, **kwargs):
+        sockets = self.sockets
+
+        class Connection(http_class):
+            def connect(self) -> None:
+                super().connect()
+                sockets.append(self.sock)
+
+        return super().do_open(Connection, req, **kwargs)
+
+
+class _HTTP(_Tracking, urllib.request.HTTPHandler):
+    pass
+
+
+class _HTTPS(_Tracking, urllib.request.HTTPSHandler):
+    pass
+
+
+def opener(sockets: list) -> urllib.request.OpenerDirector:
+    """urllib without redirects, its sockets recorded in `sockets`."""
+    return urllib.request.build_opener(_NoRedirect, _HTTP(sockets), _HTTPS(sockets))
+
+
+def shut(sockets: list) -> None:
+    for sock in sockets:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # already closed
+            pass
+
+
+JSON_TYPES = {type(None): "null", list: "a list", dict: "an object", bool: "a boolean", int: "a number",
+              float: "a number"}
+
+
+def read_capped(response, deadline: float) -> bytes:
+    """The reply body, refused past MAX_REPLY_BYTES or the deadline (the socket timeout is per read only)."""
+    length = response.headers.get("Content-Length")
+    if length and length.isdigit() and int(length) > MAX_REPLY_BYTES:
+        raise PlannerCallError(f"the reply is {int(length)} bytes, over the {MAX_REPLY_BYTES} byte limit")
+    chunks, size = [], 0
+    while chunk := response.read1(1 << 16):  # read1: returns what has arrived, so the deadline is checked often
+        size += len(chunk)
+        if size > MAX_REPLY_BYTES:
+            raise PlannerCallError(f"the reply is over the {MAX_REPLY_BYTES} byte limit")
+        if time.monotonic() > deadline:
+            raise PlannerCallError("the reply was still arriving at the deadline")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def content_of(raw: bytes) -> str:
+    """choices[0].message.content of a chat-completions reply; PlannerCallError for anything else."""
+    try:
+        reply = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        head = one_line(raw[:60].decode("utf-8", "replace"), 60)
+        raise PlannerCallError(f"the reply is not JSON: {head!r}") from None
+    try:
+        content = reply["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise PlannerCallError("the reply has no choices[0].message.content") from None
+    if not isinstance(content, str):
+        raise PlannerCallError(f"the reply's content is {JSON_TYPES.get(type(content), 'not text')}, not text")
+    return content
+
+
+def within(seconds: float, call):
+    """call() on a daemon thread, its result or error; PlannerCallError once `seconds` have passed
+    (the caller then shuts the thread's sockets, so it stops too)."""
+    results: queue.Queue = queue.Queue(maxsize=1)
+
+    def work() -> None:
+        try:
+            results.put((True, call()))
+        except BaseException as error:  # handed to the caller, whatever it is
+            results.put((False, error))
+
+    threading.Thread(target=work, name="chat-planner", daemon=True).start()
+    try:
+        ok, value = results.get(timeout=seconds)
+    except queue.Empty:
+        raise PlannerCallError(f"no complete reply within {seconds:g} s") from None
+    if ok:
+        return value
+    raise value
+
+
 class ChatPlanner(_LLMPlanner):
     """An OpenAI-compatible chat-completions endpoint: chat:URL or chat:URL#MODEL.
 
     URL is the API base (http://host:8000/v1) or the full .../chat/completions address; the key, if
     any, comes from $OPENAI_API_KEY; MODEL defaults to $GENBENCH_PLANNER_MODEL, else "gpt-4o-mini".
+    `timeout` bounds the whole call (connect, headers and body); redirects are never followed.
     """
 
     def __init__(self, spec: str, timeout: float = 20.0) -> None:
@@ -132,6 +260,13 @@ class ChatPlanner(_LLMPlanner):
         if os.environ.get("OPENAI_API_KEY"):
             headers["Authorization"] = f"Bearer {os.environ['OPENAI_API_KEY']}"
         request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            reply = json.loads(response.read().decode())
-        return reply["choices"][0]["message"]["content"]
+        deadline, sockets = time.monotonic() + self.timeout, []
+
+        def call() -> str:
+            with opener(sockets).open(request, timeout=self.timeout) as response:
+                return content_of(read_capped(response, deadline))
+
+        try:
+            return within(self.timeout, call)
+        finally:
+            shut(sockets)  # a worker still reading past the deadline stops now
