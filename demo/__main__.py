@@ -1,5 +1,5 @@
 """python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device auto|cpu|cuda[:N]]
-[--planner rules|none|lm:PATH|chat:URL] [--runs DIR] [--time-compare [--repeats N]]"""
+[--planner rules|none|lm:PATH|chat:URL] [--runs DIR] [--queue-size N] [--time-compare [--repeats N]]"""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +19,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--planner", default="rules",
                    help="rewrites prompts for the built-in models: rules (default) | none | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--runs", default="runs", help="folder of evaluation runs for the Evaluation tab (default runs)")
+    p.add_argument("--queue-size", type=int, default=16,
+                   help="requests that may wait for the one generation slot; more are answered 'busy' (default 16)")
     p.add_argument("--time-compare", action="store_true",
                    help="serve nothing: time the compare call at default settings through gradio_client, print the "
                         "seconds per call and exit")
@@ -34,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2)
     names = [n.strip() for n in args.models.split(",") if n.strip()] if args.models else None
+    if not 1 <= args.queue_size <= 1000:
+        print("error: --queue-size must be from 1 to 1000", file=sys.stderr)
+        raise SystemExit(2)
     if args.time_compare:
         if not 1 <= args.repeats <= 100:
             print("error: --repeats must be from 1 to 100", file=sys.stderr)
@@ -46,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{seconds} s per call")
         return
     from demo.app import build
-    app = build(names, device=device, planner=args.planner, runs=args.runs)
+    app = build(names, device=device, planner=args.planner, queue_size=args.queue_size, runs=args.runs)
     app.launch(server_name=args.host, server_port=args.port, share=args.share)
 
 

@@ -29,6 +29,11 @@ EXAMPLES = [
 # the sliders' ranges, narrower than the request limits (models.contract) for usability; validation uses the limits
 UI_MAX_STEPS = min(200, MAX_STEPS)
 UI_MAX_GUIDANCE = min(15, MAX_GUIDANCE)
+# every event that generates shares one queue slot: one generation at a time across the whole app (two cores);
+# inputs reach the handlers unprocessed, so a malformed API value gets the handler's one-line reason
+GENERATION = {"concurrency_id": "generation", "concurrency_limit": 1, "preprocess": False}
+MAX_UPLOAD = "5mb"  # the app takes no uploads; this bounds what an anonymous POST to /upload can leave behind
+CACHE_CLEANUP = (600, 3600)  # every 10 minutes, delete the app's temporary files older than an hour
 
 
 def bind(handler, session: DemoSession):
@@ -72,13 +77,13 @@ def _compare_tab(session: DemoSession, fns: dict) -> None:
                           interactive=False, height=DISPLAY, width=DISPLAY, elem_id="layout")
     gr.Examples(EXAMPLES, inputs=[prompt])
     inputs = [prompt, seed, randomize, steps, guidance, sampler, rewrite]
-    button.click(fns["compare"], inputs, [seed, planned, *images, layout], api_name="compare")
-    prompt.submit(fns["compare"], inputs, [seed, planned, *images, layout], api_visibility="private")
+    button.click(fns["compare"], inputs, [seed, planned, *images, layout], api_name="compare", **GENERATION)
+    prompt.submit(fns["compare"], inputs, [seed, planned, *images, layout], api_visibility="private", **GENERATION)
     # one model, one image, for scripts (gradio_client): no UI of its own
     one_model = gr.Dropdown(list(generators), value=next(iter(generators)), visible=False)
     one_image = gr.Image(type="pil", visible=False)
     gr.Button(visible=False).click(fns["generate_one"], [one_model, prompt, seed, steps, guidance, sampler, rewrite],
-                                   one_image, api_name="generate")
+                                   one_image, api_name="generate", **GENERATION)
 
 
 def _sweep_tab(session: DemoSession, fns: dict) -> None:
@@ -95,7 +100,8 @@ def _sweep_tab(session: DemoSession, fns: dict) -> None:
         rewrite = gr.Checkbox(label="Rewrite with the planner", value=True)
         button = gr.Button("Sweep", variant="primary")
     row = gr.Gallery(label="Guidance sweep", columns=8, height=DISPLAY + 60, object_fit="contain")
-    button.click(fns["sweep"], [model, prompt, seed, steps, scales, sampler, rewrite], row, api_name="sweep")
+    button.click(fns["sweep"], [model, prompt, seed, steps, scales, sampler, rewrite], row, api_name="sweep",
+                 **GENERATION)
 
 
 def build(model_names: list[str] | None = None, device: str = "cpu", planner: str = "rules",
@@ -111,7 +117,7 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
     fns = {fn.__name__: bind(fn, session) for fn in (handlers.compare, handlers.sweep, handlers.generate_one)}
     if gpu is not None:  # ZeroGPU attaches a GPU only inside functions it decorates
         fns = {name: gpu(fn) for name, fn in fns.items()}
-    with gr.Blocks(title="GenBench") as app:
+    with gr.Blocks(title="GenBench", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown("# GenBench\nOne prompt, one seed, every generator side by side. The built-in models know the "
                     "Shapes world: colors, shapes, sizes, positions, pairs and counts.")
         with gr.Tab("Compare"):
@@ -123,4 +129,6 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
             gr.Markdown(about_markdown(), latex_delimiters=LATEX)
     # two cores: one generation at a time, and a bounded queue that answers "busy" when full
     app.queue(max_size=queue_size, default_concurrency_limit=1)
+    # every launch (python -m demo, the Space, tests) bounds uploads unless its caller says otherwise
+    app.launch = functools.partial(app.launch, max_file_size=MAX_UPLOAD)
     return app

@@ -1,5 +1,5 @@
 """Assemble the Hugging Face Space folder: spaces_config/{app.py,README.md,requirements.txt} at its root,
-the packages models/ (shipped weights and manifests, no training state), evaluation/ and demo/.
+the packages world/, models/ (shipped weights and manifests, no training state), evaluation/ and demo/.
 
     python scripts/build_space.py OUT        # then: hf upload YOUR-NAME/genbench OUT . --repo-type space
 """
@@ -10,7 +10,7 @@ import pathlib
 import shutil
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-PACKAGES = ("models", "evaluation", "demo")
+PACKAGES = ("world", "models", "evaluation", "demo")
 SKIP = shutil.ignore_patterns("train_state", "__pycache__", "*.pyc", "samples_*.png")
 
 

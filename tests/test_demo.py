@@ -27,7 +27,7 @@ def test_compare_returns_one_labelled_image_per_generator_and_the_seed_used(clie
 def test_bad_input_is_an_error_and_the_next_good_call_works(client):
     with pytest.raises(Exception, match="prompt"):
         client.predict("   ", 0, False, 4, 3.0, "ddim", True, api_name="/compare")
-    with pytest.raises(Exception, match="minimum"):  # the slider rejects it before our own check
+    with pytest.raises(Exception, match="Steps must be a whole number from 1 to 1000"):  # the contract's limits
         client.predict("a red circle", 0, False, 0, 3.0, "ddim", True, api_name="/compare")
     seed, plan, image, _ = client.predict("a red circle", 1, False, 4, 3.0, "ddim", True, api_name="/compare")
     assert seed == 1 and image["value"] is not None
@@ -170,32 +170,82 @@ def test_validation_uses_the_contract_limits_not_the_sliders(session):
             handlers.parse_scales(bad)
 
 
+def test_generating_handlers_start_no_work_before_their_first_update(session, tiny_generator):
+    """Gradio keeps a generator to close on cancel only after its first update: no work may start before it."""
+    import time
+
+    calls = []
+
+    class Spy:
+        info = tiny_generator.info
+
+        def generate(self, *args, **kwargs):
+            calls.append(1)
+            return tiny_generator.generate(*args, **kwargs)
+
+    spy = DemoSession({"tiny": Spy()}, session.planner)
+    for updates in (handlers.compare(spy, "a red circle", 0, False, 2, 3.0, "ddim", True),
+                    handlers.sweep(spy, "tiny", "a red circle", 0, 2, "1", "ddim", True),
+                    handlers.generate_one(spy, "tiny", "a red circle", 0, 2, 3.0, "ddim", True)):
+        next(updates)
+        time.sleep(0.1)
+        assert calls == []
+        updates.close()
+
+
+def test_stream_pulses_while_nothing_shows_and_stops_its_worker_when_closed():
+    import time
+
+    taken = []
+
+    class Quiet:  # like a hub pipeline: progress, but no preview of the image being made
+        def generate(self, prompts, seed, steps=None, guidance_scale=None, sampler=None, on_step=None):
+            for step in range(100):
+                time.sleep(0.02)
+                on_step(step + 1, 100, [])
+                taken.append(step)
+            return [Image.new("RGB", (32, 32))]
+
+    updates = handlers.stream(Quiet(), "x", 0, 100, 3.0, None, pulse=0.1)
+    assert next(updates) is None  # a pulse: the caller gets control back, and can be closed
+    updates.close()  # what a cancelled request does
+    time.sleep(0.1)
+    stopped = len(taken)
+    time.sleep(0.3)
+    assert len(taken) == stopped < 20
+
+
 def test_sweep_handler_one_image_per_scale_and_its_errors(session):
-    row = handlers.sweep(session, "tiny", "a small blue square in the top left", 0, 2, "0, 3", "dpm++", True)
+    rows = [u for u in handlers.sweep(session, "tiny", "a small blue square in the top left", 0, 2, "0, 3", "dpm++",
+                                      True) if isinstance(u, list)]
+    assert [len(r) for r in rows] == [1, 2]  # the row grows a scale at a time
+    row = rows[-1]
     assert [caption for _, caption in row] == ["guidance 0", "guidance 3"]
     assert all(image.size == (handlers.DISPLAY, handlers.DISPLAY) for image, _ in row)
     for model, prompt, message in (("gan", "a red circle", "Guidance does not apply to gan"),
                                    ("nope", "a red circle", "Unknown model 'nope'; loaded: tiny, gan"),
                                    ("tiny", "a tabby cat", "Outside the Shapes world")):
         with pytest.raises(gr.Error, match=message):
-            handlers.sweep(session, model, prompt, 0, 2, "1", "ddim", True)
+            final(handlers.sweep(session, model, prompt, 0, 2, "1", "ddim", True))
 
 
 def test_generate_one_handler_gives_the_generators_own_image(session):
-    image = handlers.generate_one(session, "tiny", "a red circle", 0, 2, 3.0, "unknown-sampler", True)
+    image = final(handlers.generate_one(session, "tiny", "a red circle", 0, 2, 3.0, "unknown-sampler", True))
     assert isinstance(image, Image.Image) and image.size == (32, 32)  # a sampler it lacks: its own default
-    assert isinstance(handlers.generate_one(session, "gan", "a red circle", 0, 1, 0.0, "ddim", True), Image.Image)
+    gan = final(handlers.generate_one(session, "gan", "a red circle", 0, 1, 0.0, "ddim", True))
+    assert isinstance(gan, Image.Image)
     with pytest.raises(gr.Error, match="Unknown model"):
-        handlers.generate_one(session, "nope", "a red circle", 0, 2, 3.0, "ddim", True)
+        final(handlers.generate_one(session, "nope", "a red circle", 0, 2, 3.0, "ddim", True))
     with pytest.raises(gr.Error, match="Outside the Shapes world"):
-        handlers.generate_one(session, "tiny", "a tabby cat", 0, 2, 3.0, "ddim", True)
+        final(handlers.generate_one(session, "tiny", "a tabby cat", 0, 2, 3.0, "ddim", True))
 
 
 def test_bound_handlers_keep_name_signature_and_streaming(session):
     compare, sweep = bind(handlers.compare, session), bind(handlers.sweep, session)
     assert compare.__name__ == "compare" and inspect.isgeneratorfunction(compare)
-    assert list(inspect.signature(compare).parameters)[0] == "prompt" and not inspect.isgeneratorfunction(sweep)
-    assert sweep("tiny", "a red circle", 0, 2, "1", "ddim")[0][1] == "guidance 1"
+    # every generating handler streams, so a cancelled request can stop it between two updates
+    assert list(inspect.signature(compare).parameters)[0] == "prompt" and inspect.isgeneratorfunction(sweep)
+    assert final(sweep("tiny", "a red circle", 0, 2, "1", "ddim"))[0][1] == "guidance 1"
     app = __import__("demo.app", fromlist=["build"]).build(session=session)
     assert {"/compare", "/generate", "/sweep"} <= set(app.get_api_info()["named_endpoints"])
 
