@@ -2,7 +2,8 @@
 
 Tables per generator x setting (FID, KID +- std, CLIP score and accuracy per task with bootstrap
 95 % intervals, images/s), an FID-vs-CLIP curve across guidance with one line per backbone,
-accuracy vs guidance per task, and image grids (prompt x generator, same seed).
+accuracy vs guidance per task, accuracy and FID vs sampling steps when a run holds several step counts
+(evaluation/steps_curve.py), and image grids (prompt x generator, same seed).
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
+from evaluation import steps_curve  # noqa: E402
 from models.files import atomic_path, atomic_write  # noqa: E402
 from world.references import reference_image  # noqa: E402
 
@@ -190,6 +192,23 @@ def _inline(path: pathlib.Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
+def _steps_markdown(section) -> list[str]:
+    if section is None:
+        return []
+    image = f"![{section.title}]({section.figure.name})"
+    return [f"## {section.title}", "", image, "", markdown_table(section.header, section.body), "",
+            *[f"- {line}" for line in section.sentences], ""]
+
+
+def _steps_html(section) -> list[str]:
+    if section is None:
+        return []
+    title = html.escape(section.title)
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in section.sentences)
+    return [f"<h2>{title}</h2><img src='{_inline(section.figure)}' alt='{title}'>",
+            _html_table(section.header, section.body), f"<ul>{items}</ul>"]
+
+
 def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, dict]) -> tuple[pathlib.Path, pathlib.Path]:
     header, body = table(records)
     figures = []
@@ -197,6 +216,7 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
         figures.append(("FID vs CLIP score across guidance", root / "fid_vs_clip.png"))
     if plot_accuracy(records, root / "accuracy_vs_guidance.png"):
         figures.append(("Accuracy vs guidance, per task", root / "accuracy_vs_guidance.png"))
+    steps = steps_curve.section(root, records, rows, shown_model)
     grids = image_grids(root, rows)
     intro = (f"Prompts `{run.get('prompts')}` ({run.get('n_prompts')} prompts × {run.get('n')} samples), "
              f"models {', '.join(run.get('models', []))}, {len(rows)} images. Accuracy: all the prompt asks, judged "
@@ -205,6 +225,7 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
              f"[a, b]: bootstrap 95 % interval.")
     markdown = ["# GenBench report", "", intro, "", markdown_table(header, body), ""]
     markdown += [f"## {title}\n\n![{title}]({path.name})\n" for title, path in figures]
+    markdown += _steps_markdown(steps)
     markdown += [f"## Images, {title}\n\n![{title}]({path.name})\n" for title, path in grids]
     atomic_write(root / "report.md", "\n".join(markdown) + "\n")
     style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;"
@@ -213,6 +234,7 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>GenBench report</title><style>{style}</style>"
              f"</head><body><h1>GenBench report</h1><p>{html.escape(intro)}</p>", _html_table(header, body)]
     parts += [f"<h2>{html.escape(t)}</h2><img src='{_inline(p)}' alt='{html.escape(t)}'>" for t, p in figures]
+    parts += _steps_html(steps)
     parts += [f"<h2>Images, {html.escape(t)}</h2><img src='{_inline(p)}' alt='{html.escape(t)}'>" for t, p in grids]
     atomic_write(root / "report.html", "".join(parts) + "</body></html>\n")
     return root / "report.md", root / "report.html"
