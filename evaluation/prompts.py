@@ -11,6 +11,7 @@ import dataclasses
 import json
 import pathlib
 
+from models.contract import MAX_PROMPT_CHARS
 from world.accuracy import world_prompts
 from world import parse_caption
 
@@ -43,38 +44,58 @@ def world_set(per_task: int, tasks: tuple[str, ...] = WORLD_TASKS) -> list[Promp
     return items
 
 
-def _item(prompt: str, category: str) -> PromptItem:
+def _item(prompt: str, category: str, where: str) -> PromptItem:
+    """One prompt, checked against the request limits now rather than after the models have loaded."""
     prompt = " ".join(prompt.split())
+    if not prompt:
+        raise PromptSetError(f"{where}: empty prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise PromptSetError(f"{where}: the prompt is {len(prompt)} characters long; shorten it to at most "
+                             f"{MAX_PROMPT_CHARS}")
     return PromptItem(prompt, category or "all", prompt if parse_caption(prompt) else None)
 
 
 def _load_text(path: pathlib.Path) -> list[PromptItem]:
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [_item(line, path.stem) for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    lines = path.read_text(encoding="utf-8-sig").splitlines()  # -sig: a byte-order mark is not part of a prompt
+    return [_item(line, path.stem, f"{path}:{number}") for number, line in enumerate(lines, start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _rows(path: pathlib.Path, reader) -> list[tuple[int, list[str]]]:
+    """(first line, cells) of every record; a csv.Error (a runaway quote, a field over the limit) as one line."""
+    records = []
+    while True:
+        start = reader.line_num + 1
+        try:
+            records.append((start, next(reader)))
+        except StopIteration:
+            return records
+        except csv.Error as error:
+            raise PromptSetError(f"{path}:{start}: unreadable row ({error}); check its quotes (a prompt is at "
+                                 f"most {MAX_PROMPT_CHARS} characters)") from None
 
 
 def _load_table(path: pathlib.Path, delimiter: str) -> list[PromptItem]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
-        header = [h.strip().lower() for h in next(reader, [])]
-        if "prompt" not in header:
-            raise PromptSetError(f"{path}:1: no 'prompt' column in the header {header!r}")
-        column, category = header.index("prompt"), header.index("category") if "category" in header else None
-        items = []
-        for line, row in enumerate(reader, start=2):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise PromptSetError(f"{path}:{line}: expected {len(header)} columns, got {len(row)}")
-            if not row[column].strip():
-                raise PromptSetError(f"{path}:{line}: empty prompt")
-            items.append(_item(row[column], row[category].strip() if category is not None else path.stem))
+    with open(path, newline="", encoding="utf-8-sig") as handle:
+        records = _rows(path, csv.reader(handle, delimiter=delimiter))
+    header = [h.strip().lower() for h in (records[0][1] if records else [])]
+    if "prompt" not in header:
+        raise PromptSetError(f"{path}:1: no 'prompt' column in the header {header!r}")
+    column, category = header.index("prompt"), header.index("category") if "category" in header else None
+    items = []
+    for line, row in records[1:]:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise PromptSetError(f"{path}:{line}: expected {len(header)} columns, got {len(row)}")
+        items.append(_item(row[column], row[category].strip() if category is not None else path.stem,
+                           f"{path}:{line}"))
     return items
 
 
 def _load_jsonl(path: pathlib.Path) -> list[PromptItem]:
     items = []
-    for line, text in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for line, text in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not text.strip():
             continue
         try:
@@ -83,7 +104,8 @@ def _load_jsonl(path: pathlib.Path) -> list[PromptItem]:
             raise PromptSetError(f"{path}:{line}: not JSON ({error.msg})") from None
         if not isinstance(record, dict) or not isinstance(record.get("prompt"), str) or not record["prompt"].strip():
             raise PromptSetError(f"{path}:{line}: expected an object with a non-empty \"prompt\" string")
-        items.append(_item(record["prompt"], str(record.get("tag") or record.get("category") or path.stem)))
+        items.append(_item(record["prompt"], str(record.get("tag") or record.get("category") or path.stem),
+                           f"{path}:{line}"))
     return items
 
 

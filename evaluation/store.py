@@ -2,67 +2,137 @@
 
 Layout of RUN_DIR:
     run.json                      the last command's settings
+    .lock                         the PID of the run writing here (an flock: one writer per folder)
     images/<model>/<setting>/p0007-s01-seed7001.png
     rows.jsonl (rows.<rank>.jsonl) one JSON row per image, appended as images are written
     images.csv                    the same rows as CSV, rewritten from the JSONL
 Every PNG also carries its own row in a text chunk, and is written to a temporary name and renamed
 (models.files.atomic_path, as every other file here), so a run killed at any instant leaves whole images
 only, and a row lost with the kill (or half written) is recovered from its image: each image and each row
-exists exactly once.
+exists exactly once. Images, rows and new folders are fsynced, so a power cut keeps what was reported done.
 """
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import pathlib
 import re
+import sys
+import threading
+import weakref
 
 from PIL import Image, PngImagePlugin
 
-from models.files import atomic_path, atomic_write
+from models.files import atomic_path, atomic_write, sync_folder
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, no lock
+    fcntl = None
 
 ROW_CHUNK = "genbench-row"
+LOCK_FILE = ".lock"
 COLUMNS = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
            "prompt", "category", "target", "clip_score", "correct", "color_shape", "latency_s", "device", "file",
            "planned_caption", "layout")  # the last two: what a layout-aware model was given
+# what metrics and reports read from every row: a row without one of these is unreadable
+REQUIRED = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
+            "category", "target", "clip_score", "correct", "color_shape", "latency_s", "file")
+SAFE_NAME = re.compile(r"[A-Za-z0-9+-][A-Za-z0-9.+-]{0,119}")
+
+
+class StoreError(ValueError):
+    """A run folder that cannot be used as asked; the message is one line saying what to do."""
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a model name or setting (hub:org/repo -> hub_org_repo)."""
-    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "_"
+    """A file-name-safe form of a model name or setting, one per text: names of [A-Za-z0-9.+-] keep their
+    own spelling; any other gets '_' in place of each unsafe run and its sha1 (hub:a/b -> hub_a_b_1f0c...),
+    so hub:a/b and hub:a_b get different folders ('_' marks a changed name, so the two kinds never meet)."""
+    if SAFE_NAME.fullmatch(text):
+        return text
+    cleaned = re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_.")[:100]
+    return f"{cleaned}_{hashlib.sha1(text.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+
+
+def make_folders(folder: pathlib.Path) -> None:
+    """mkdir -p, fsyncing the parent of every folder it creates (a new name is durable once its parent is)."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        sync_folder(new.parent)
+
+
+def read_settings(root: str | os.PathLike) -> dict:
+    """RUN_DIR/run.json as a dict ({} when there is none); a StoreError when it is not a run's record."""
+    path = pathlib.Path(root) / "run.json"
+    if not path.is_file():
+        return {}
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, RecursionError):
+        settings = None
+    if not isinstance(settings, dict) or not isinstance(settings.get("checkpoints", {}), dict):
+        raise StoreError(f"{path} is not a run record (a JSON object written by `python -m evaluation run`): "
+                         f"restore or delete it, or choose another --out")
+    return settings
 
 
 class RunStore:
     def __init__(self, root: str | os.PathLike, rank: int = 0):
         self.root = pathlib.Path(root)
         self.rank = rank
-        (self.root / "images").mkdir(parents=True, exist_ok=True)
+        make_folders(self.root / "images")
         self.rows_path = self.root / ("rows.jsonl" if rank == 0 else f"rows.{rank}.jsonl")
 
     def image_path(self, model: str, setting: str, prompt_index: int, sample: int, seed: int) -> pathlib.Path:
         return self.root / "images" / slug(model) / slug(setting) / f"p{prompt_index:04d}-s{sample:02d}-seed{seed}.png"
 
+    def lock(self) -> None:
+        """Be the one writer of RUN_DIR while this store lives; a StoreError naming the PID when another run is.
+        Under accelerate only rank 0 locks: the other ranks write nothing before rank 0 has repaired the store."""
+        key = _acquire(self.root)
+        weakref.finalize(self, _release, key)
+
     # ------------------------------------------------------------ reading (and repairing)
     def rows(self) -> dict[str, dict]:
-        """key -> row for every image on disk; rows missing from the tables are recovered from the PNGs."""
+        """key -> row for every image on disk; rows missing from the tables are recovered from the PNGs.
+        Unreadable rows (not UTF-8, not JSON, no file inside images/) are skipped with one warning line."""
         found: dict[str, dict] = {}
         for path in sorted(self.root.glob("rows*.jsonl")):
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:  # the half-written last line of a killed run
-                    continue
-                if isinstance(row, dict) and "key" in row and (self.root / row.get("file", "")).is_file():
+            for row in self._read_table(path):
+                if (self.root / row["file"]).is_file():
                     found.setdefault(row["key"], row)
         known_files = {row["file"] for row in found.values()}
         for png in sorted((self.root / "images").rglob("*.png")):
             relative = png.relative_to(self.root).as_posix()
             if relative not in known_files:
                 row = read_row(png)
-                if row is not None:
-                    found.setdefault(row["key"], row)
+                if row is not None and valid_row({**row, "file": relative}, self.root):
+                    found.setdefault(row["key"], {**row, "file": relative})  # the image is where it lies
         return found
+
+    def _read_table(self, path: pathlib.Path) -> list[dict]:
+        lines = path.read_bytes().split(b"\n")
+        rows, bad = [], []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            row = parse_row(line)
+            if row is not None and valid_row(row, self.root):
+                rows.append(row)
+            elif row is not None or number < len(lines):  # the torn last line a kill leaves: its PNG holds it
+                bad.append(number)
+        if bad:
+            shown = ", ".join(map(str, bad[:10])) + (", ..." if len(bad) > 10 else "")
+            print(f"warning: {path}: skipped {len(bad)} unreadable row(s) (line {shown}); their images are read "
+                  f"back from the PNGs or made again", file=sys.stderr)
+        return rows
 
     def repair(self) -> dict[str, dict]:
         """Drop temporary files, rewrite this rank's table with every row exactly once; return the rows."""
@@ -79,15 +149,18 @@ class RunStore:
     def add(self, image: Image.Image, row: dict) -> None:
         """Write the image (with its row inside), then append the row: the image is the record."""
         path = self.root / row["file"]
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folders(path.parent)
         meta = PngImagePlugin.PngInfo()
         meta.add_text(ROW_CHUNK, json.dumps(row))
-        with atomic_path(path) as temporary:
+        with atomic_path(path) as temporary:  # fsyncs the PNG and its folder
             image.save(temporary, format="PNG", pnginfo=meta)
+        created = not self.rows_path.exists()
         with open(self.rows_path, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        if created:
+            sync_folder(self.root)
 
     def write_csv(self, rows: dict[str, dict]) -> None:
         def write(handle) -> None:
@@ -99,11 +172,85 @@ class RunStore:
         atomic_write(self.root / "images.csv", write)
 
 
+def parse_row(line: bytes) -> dict | None:
+    try:
+        row = json.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):  # not UTF-8 (UnicodeDecodeError is a ValueError), not JSON, too deep
+        return None
+    return row if isinstance(row, dict) else None
+
+
+def valid_row(row: dict, root: pathlib.Path) -> bool:
+    """Every field the metrics read, a string key, and a file that is a relative path inside RUN_DIR/images."""
+    if any(name not in row for name in REQUIRED) or not isinstance(row["key"], str) or not row["key"]:
+        return False
+    if not all(isinstance(row[name], str) for name in ("model", "setting", "file")):
+        return False
+    file = pathlib.PurePosixPath(row["file"])
+    if file.is_absolute() or ".." in file.parts or file.parts[:1] != ("images",) or "\\" in row["file"]:
+        return False
+    try:  # a symlink out of images/ is outside too
+        return (root / file).resolve().is_relative_to((root / "images").resolve())
+    except (OSError, ValueError):  # a NUL byte, a loop
+        return False
+
+
 def read_row(png: pathlib.Path) -> dict | None:
     try:
         with Image.open(png) as image:
             text = image.text.get(ROW_CHUNK)  # type: ignore[attr-defined]
-        return json.loads(text) if text else None
-    except (OSError, json.JSONDecodeError, SyntaxError):
+        row = json.loads(text) if text else None
+    except (OSError, ValueError, SyntaxError, RecursionError):
         return None
+    return row if isinstance(row, dict) else None
 
+
+# ---------------------------------------------------------------- one writer per folder
+# folder -> [descriptor, holders, thread]: re-entrant within the thread that holds it, so a finished run
+# kept alive by a traceback does not lock out the next run of the same process
+_HELD: dict[str, list] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _acquire(root: pathlib.Path) -> str:
+    key = str(root.resolve())
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is not None and held[2] == threading.get_ident():
+            held[1] += 1
+            return key
+        if held is not None:
+            raise _in_use(root, os.getpid())
+        _HELD[key] = [_lock_file(root), 1, threading.get_ident()]
+    return key
+
+
+def _lock_file(root: pathlib.Path) -> int | None:
+    if fcntl is None:
+        return None
+    descriptor = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel drops it when the process dies
+    except OSError:
+        owner = os.pread(descriptor, 32, 0).decode("ascii", "replace").strip()
+        os.close(descriptor)
+        raise _in_use(root, owner or "?") from None
+    os.ftruncate(descriptor, 0)
+    os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+    return descriptor
+
+
+def _in_use(root: pathlib.Path, owner) -> StoreError:
+    return StoreError(f"{root} is in use by PID {owner} (another evaluation run); wait for it or choose another --out")
+
+
+def _release(key: str) -> None:
+    with _HELD_GUARD:
+        held = _HELD.get(key)
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[key]
+            if held[0] is not None:
+                os.close(held[0])

@@ -8,17 +8,17 @@ generated again.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import pathlib
 import time
 
-import torch
 from tqdm import tqdm
 
 from evaluation.prompts import PromptItem
 from evaluation.store import RunStore
+from models.acceleration import autocast, compile_generator
+from models.contract import ImageRequest, batches, default_batch_size
 from models.devices import resolve_device
 from models.files import atomic_write
 from world.accuracy import judge
@@ -36,8 +36,15 @@ class Setting:
     def name(self) -> str:
         if self.sampler is None:
             return "one-pass"
-        name = f"{self.sampler}-{self.steps}steps-" + ("unguided" if self.guidance is None else f"g{self.guidance:g}")
+        scale = "unguided" if self.guidance is None else f"g{_number(self.guidance)}"
+        name = f"{self.sampler}-{self.steps}steps-{scale}"
         return name + ("-nolayout" if self.layout == "none" else "")
+
+
+def _number(value: float) -> str:
+    """%g when it reads back exactly (the names of every older run), else repr: 1.0000001 and 1.0000002 differ."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,55 +84,75 @@ def plan(model: str, settings: list[Setting], prompts: list[PromptItem], n: int,
             for setting in settings for j in range(len(prompts)) for k in range(n)]
 
 
-def autocast(device: str):
-    """fp16 autocast on CUDA (bf16 where the card prefers it), nothing on CPU."""
-    if not device.startswith("cuda"):
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast("cuda", dtype=dtype)
+def chunks_of(items: list[WorkItem], batch_size: int) -> list[list[WorkItem]]:
+    """The run's fixed split into batches: consecutive items of one model and setting, `batch_size` at a time.
+    It is cut from the whole plan, never from what is missing, so an image made on resume is bitwise the one
+    an uninterrupted run makes."""
+    groups: dict[tuple[str, Setting], list[WorkItem]] = {}
+    for item in items:
+        groups.setdefault((item.model, item.setting), []).append(item)
+    return [chunk for group in groups.values() for chunk in batches(group, batch_size)]
 
 
 def generate_missing(store: RunStore, generator, items: list[WorkItem], prompts: list[PromptItem], scorer,
-                     done: set[str], device: str, state=None) -> int:
+                     done: set[str], device: str, state=None, batch_size: int = 1) -> int:
     """Generate this process's share of the items not yet in the store; returns how many it made.
 
-    `state` (accelerate's PartialState) splits the missing items between the processes; every process
-    holds the same `done`, so the shares are disjoint and cover them all."""
-    missing = [item for item in items if row_key(item) not in done]
+    A batch with any image missing is computed whole (only the missing images are written). `state`
+    (accelerate's PartialState) splits those batches between the processes; every process holds the
+    same `done`, so the shares are disjoint and cover them all."""
+    chunks = [chunk for chunk in chunks_of(items, batch_size) if any(row_key(i) not in done for i in chunk)]
     if state is None:
-        return _generate(store, generator, missing, prompts, scorer, device)
-    with state.split_between_processes(missing) as todo:
-        return _generate(store, generator, todo, prompts, scorer, device)
+        return _generate(store, generator, chunks, prompts, scorer, device, done, batch_size)
+    with state.split_between_processes(chunks) as todo:
+        return _generate(store, generator, todo, prompts, scorer, device, done, batch_size)
 
 
-def _generate(store: RunStore, generator, todo: list[WorkItem], prompts: list[PromptItem], scorer, device: str) -> int:
+def _generate(store: RunStore, generator, chunks: list[list[WorkItem]], prompts: list[PromptItem], scorer,
+              device: str, done: set[str], batch_size: int) -> int:
     info = generator.info
-    bar = tqdm(todo, desc=f"{info.name}", unit="img", disable=not todo, dynamic_ncols=True)
-    for item in bar:
-        prompt = prompts[item.prompt_index]
-        setting = item.setting
+    missing = sum(row_key(item) not in done for chunk in chunks for item in chunk)
+    bar = tqdm(total=missing, desc=f"{info.name}", unit="img", disable=not missing, dynamic_ncols=True)
+    made = 0
+    for chunk in chunks:
+        setting = chunk[0].setting
         # a layout-aware model: the setting says where its layout comes from
         extra = {"layout": setting.layout or "planner"} if getattr(generator, "layout_aware", False) else {}
+        requests = [ImageRequest(prompts[item.prompt_index].prompt, item.seed) for item in chunk]
         started = time.perf_counter()
-        with autocast(device):
-            image = generator.generate([prompt.prompt], seed=item.seed, steps=setting.steps,
-                                       guidance_scale=setting.guidance, sampler=setting.sampler, **extra)[0]
-        latency = time.perf_counter() - started
-        row = {"key": row_key(item), "model": item.model, "family": info.family, "setting": setting.name,
-               "sampler": setting.sampler, "steps": setting.steps, "guidance": setting.guidance,
-               "prompt_index": item.prompt_index, "sample": item.sample, "seed": item.seed,
-               "prompt": prompt.prompt, "category": prompt.category, "target": prompt.target,
-               "clip_score": scorer.score([image], [prompt.prompt])[0] if scorer is not None else None,
-               "correct": None, "color_shape": None, "latency_s": round(latency, 4), "device": device,
-               "planned_caption": image.info.get("caption"), "layout": image.info.get("layout") or None,
-               "file": store.image_path(item.model, setting.name, item.prompt_index, item.sample,
-                                        item.seed).relative_to(store.root).as_posix()}
-        if prompt.target is not None:
-            verdict = judge(prompt.target, image)
-            row["correct"], row["color_shape"] = bool(verdict["full"]), bool(verdict["color_shape"])
-        store.add(image, row)
-        bar.set_postfix(setting=setting.name, s_per_img=f"{latency:.2f}")
-    return len(todo)
+        images = generator.generate_requests(requests, steps=setting.steps, guidance_scale=setting.guidance,
+                                             sampler=setting.sampler, batch_size=len(chunk), **extra)
+        latency = (time.perf_counter() - started) / len(chunk)  # per image, the batch's time shared
+        todo = [(item, image) for item, image in zip(chunk, images) if row_key(item) not in done]
+        scores = (scorer.score([image for _, image in todo], [prompts[item.prompt_index].prompt for item, _ in todo])
+                  if scorer is not None else [None] * len(todo))
+        for (item, image), clip_score in zip(todo, scores):
+            store.add(image, _row(store, item, prompts[item.prompt_index], info, image, clip_score, latency,
+                                  device, batch_size))
+        made += len(todo)
+        bar.update(len(todo))
+        bar.set_postfix(setting=setting.name, s_per_img=f"{latency:.2f}", batch=len(chunk))
+    bar.close()
+    return made
+
+
+def _row(store: RunStore, item: WorkItem, prompt: PromptItem, info, image, clip_score, latency: float,
+         device: str, batch_size: int) -> dict:
+    """One table row; batch_size is the run's setting, which fixes the split and so the image bitwise."""
+    setting = item.setting
+    row = {"key": row_key(item), "model": item.model, "family": info.family, "setting": setting.name,
+           "sampler": setting.sampler, "steps": setting.steps, "guidance": setting.guidance,
+           "prompt_index": item.prompt_index, "sample": item.sample, "seed": item.seed,
+           "prompt": prompt.prompt, "category": prompt.category, "target": prompt.target,
+           "clip_score": clip_score, "correct": None, "color_shape": None, "latency_s": round(latency, 4),
+           "device": device, "batch_size": batch_size,
+           "planned_caption": image.info.get("caption"), "layout": image.info.get("layout") or None,
+           "file": store.image_path(item.model, setting.name, item.prompt_index, item.sample,
+                                    item.seed).relative_to(store.root).as_posix()}
+    if prompt.target is not None:
+        verdict = judge(prompt.target, image)
+        row["correct"], row["color_shape"] = bool(verdict["full"]), bool(verdict["color_shape"])
+    return row
 
 
 def row_key(item: WorkItem) -> str:
@@ -165,26 +192,25 @@ class RunOptions:
     clip: str = "world"
     reference: str | None = None
     layout: list[str] = dataclasses.field(default_factory=lambda: ["planner"])  # layout-aware models: planner, none
+    batch_size: int | None = None  # images computed together; None: sized for the device (models.contract)
+    precision: str = "auto"  # CUDA autocast: auto (bf16 where supported, else fp16) | fp32 | fp16 | bf16
+    compile: bool = False  # torch.compile each model's network (pays off on long GPU runs)
 
 
 def _done_for(model: str, settings: list[Setting], prompts, options: RunOptions, done: set[str]) -> bool:
     return all(row_key(i) in done for i in plan(model, settings, prompts, options.n, options.seed))
 
 
-def run(options: RunOptions) -> dict:
-    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report"}."""
-    from evaluation.clip_score import ClipScorer
-    from evaluation.features import check_available
-    from evaluation.prompts import load_prompts
-    from models.registry import checkpoint_fingerprint, load
+def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
+    """The run folder, locked by rank 0 (one run writes a folder at a time), and the checkpoint of every model
+    whose images it holds; a one-line error when the folder holds another run."""
+    from evaluation.store import read_settings
+    from models.registry import checkpoint_fingerprint
 
-    state, device = distributed(resolve_device(options.device))
-    rank = state.process_index
-    prompts = load_prompts(options.prompts)
-    for kind in options.features:  # fail before generating anything, but load the extractors only when needed
-        check_available(kind, options.inception_weights)
-    previous_path = pathlib.Path(options.out) / "run.json"
-    previous = json.loads(previous_path.read_text()) if previous_path.is_file() else {}
+    store = RunStore(options.out, rank)
+    if rank == 0:  # the other ranks write nothing before rank 0 has locked and repaired the store
+        store.lock()
+    previous = read_settings(store.root)
     if previous and previous.get("prompts") != options.prompts:
         raise ValueError(f"{options.out} holds a run on prompts {previous.get('prompts')!r}, "
                          f"not {options.prompts!r}: choose another --out")
@@ -197,24 +223,27 @@ def run(options: RunOptions) -> dict:
             raise ValueError(f"{options.out} holds images of {name} from another checkpoint (weights "
                              f"{checkpoints[name]}, now {now}): choose another --out")
         checkpoints[name] = now
-    store = RunStore(options.out, rank)
+    return store, checkpoints
+
+
+def run(options: RunOptions) -> dict:
+    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report"}."""
+    from evaluation.features import check_available
+    from evaluation.prompts import load_prompts
+
+    state, device = distributed(resolve_device(options.device))
+    options = dataclasses.replace(options, batch_size=options.batch_size or default_batch_size(device))
+    rank = state.process_index
+    prompts = load_prompts(options.prompts)
+    for kind in options.features:  # fail before generating anything, but load the extractors only when needed
+        check_available(kind, options.inception_weights)
+    store, checkpoints = _open_store(options, rank)
     if rank == 0:  # record the checkpoints before the first image, so that a crash keeps them
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
     rows = store.repair() if rank == 0 else None
     state.wait_for_everyone()
     rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
-    done = set(rows)
-    scorer = None
-    generated = 0
-    for name in options.models:
-        if any(_done_for(name, grid, prompts, options, done) for grid in candidate_settings(options)):
-            continue  # nothing to make: do not even load the model
-        generator = load(name, device=device)
-        scorer = scorer or ClipScorer(options.clip, device)
-        settings = settings_for(generator.info, options.guidance, options.steps, options.samplers,
-                                options.layout if getattr(generator, "layout_aware", False) else None)
-        items = plan(name, settings, prompts, options.n, options.seed)
-        generated += generate_missing(store, generator, items, prompts, scorer, done, device, state)
+    generated = _generate_models(options, store, prompts, set(rows), device, state)
     state.wait_for_everyone()
     wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
               for item in plan(name, grid, prompts, options.n, options.seed)}
@@ -223,6 +252,30 @@ def run(options: RunOptions) -> dict:
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
     report_path = finish(store.root, rows, options, (rank, state.num_processes))
     return {"generated": generated, "images": len(rows), "report": report_path}
+
+
+def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptItem], done: set[str], device: str,
+                     state) -> int:
+    """Each model's missing images, model after model; returns how many this process made."""
+    from evaluation.clip_score import ClipScorer
+    from models.registry import load
+
+    scorer = None
+    generated = 0
+    for name in options.models:
+        if any(_done_for(name, grid, prompts, options, done) for grid in candidate_settings(options)):
+            continue  # nothing to make: do not even load the model
+        generator = load(name, device=device)
+        if options.compile:
+            compile_generator(generator)
+        scorer = scorer or ClipScorer(options.clip, device)
+        settings = settings_for(generator.info, options.guidance, options.steps, options.samplers,
+                                options.layout if getattr(generator, "layout_aware", False) else None)
+        items = plan(name, settings, prompts, options.n, options.seed)
+        with autocast(device, options.precision):
+            generated += generate_missing(store, generator, items, prompts, scorer, done, device, state,
+                                          options.batch_size)
+    return generated
 
 
 def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int] = (0, 1)):
