@@ -19,7 +19,7 @@ def _floats(text: str) -> list[float]:
     if not values or any(not math.isfinite(v) or not 0 <= v <= MAX_GUIDANCE for v in values):
         raise argparse.ArgumentTypeError(f"guidance scales must be finite numbers from 0 to {MAX_GUIDANCE:g}, "
                                          f"got {text!r}")
-    return values
+    return list(dict.fromkeys(v + 0.0 for v in values))  # 3,3 is one scale; + 0.0 makes -0 plain 0
 
 
 def _step(text: str) -> int:
@@ -85,6 +85,15 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
                   f"  ({rows[-1]['seconds']} s)", flush=True)
 
 
+def _batch_size(text: str) -> int:
+    from models.contract import GenerationError, check_batch_size
+
+    try:
+        return check_batch_size(text)
+    except GenerationError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def _ints(text: str) -> list[int]:
     from models.contract import MAX_STEPS
 
@@ -94,7 +103,7 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
     if not values or any(not 1 <= v <= MAX_STEPS for v in values):
         raise argparse.ArgumentTypeError(f"steps must be integers from 1 to {MAX_STEPS}, got {text!r}")
-    return values
+    return list(dict.fromkeys(values))  # 50,50 is one setting, made once
 
 
 def _layouts(text: str) -> list[str]:
@@ -129,7 +138,8 @@ def cmd_run(args: argparse.Namespace) -> None:
     options = RunOptions(models=args.models, prompts=args.prompts, out=args.out, guidance=args.guidance,
                          steps=args.steps, samplers=args.samplers, n=args.n, seed=args.seed, device=args.device,
                          features=args.features, inception_weights=args.inception_weights, clip=args.clip,
-                         reference=args.reference, layout=args.layout)
+                         reference=args.reference, layout=args.layout, batch_size=args.batch_size,
+                         precision=args.precision, compile=args.compile)
     try:
         result = run(options)
     except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
@@ -145,13 +155,16 @@ def cmd_report(args: argparse.Namespace) -> None:
     import pathlib
 
     from evaluation.features import FeatureError
-    from evaluation.store import RunStore
+    from evaluation.store import RunStore, StoreError, read_settings
     from evaluation.sweep import RunOptions, finish
 
     root = pathlib.Path(args.run_dir)
     if not (root / "run.json").is_file():
         _fail(FileNotFoundError(f"{root} is not a run directory (no run.json): make one with `python -m evaluation run`"))
-    saved = json.loads((root / "run.json").read_text())
+    try:
+        saved = read_settings(root)
+    except StoreError as error:
+        _fail(error)
     options = RunOptions(**{k: saved[k] for k in RunOptions.__dataclass_fields__ if k in saved})
     try:
         path = finish(root, RunStore(root).rows(), options)
@@ -201,30 +214,38 @@ def cmd_stats(args: argparse.Namespace) -> None:
 
 
 def cmd_perf(args: argparse.Namespace) -> None:
-    import torch
+    import dataclasses
 
-    from evaluation.perf import time_generators
+    from evaluation.perf import BUILTIN_MODELS, SECTIONS, load_builtins, run_suite, settings_for
+    from evaluation.perf_render import render
     from models.checkpoints import CheckpointError
     from models.registry import UnknownModel, available
 
     if args.demo:  # moved up a floor: evaluation does not import the demo
-        print("error: the demo's compare latency is `python -m demo --time-compare [--models a,b] [--repeats N]`",
-              file=sys.stderr)
+        print("error: the demo's compare latency is `python -m demo --time-compare [--models a,b] [--repeats N]` "
+              "(or `python -m evaluation perf --sections models,hub,fid,demo`)", file=sys.stderr)
         raise SystemExit(2)
+    if set(args.sections) - set(SECTIONS):
+        _fail(ValueError(f"--sections takes {', '.join(SECTIONS)}; got {','.join(args.sections)}"))
+    if args.repeats is not None and not 1 <= args.repeats <= 100:
+        _fail(ValueError("--repeats must be from 1 to 100"))
+    if args.fid_dim is not None and not 2 <= args.fid_dim <= 4096:
+        _fail(ValueError("--fid-dim must be from 2 to 4096"))
     device = _device(args.device)
-    names = args.models or [n for n in available() if n in ("ddpm", "ldm", "dit", "gan")]
-    print(f"device {device}, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    settings = settings_for(device, args.quick, args.repeats)
+    settings = dataclasses.replace(settings, fid_dim=args.fid_dim or settings.fid_dim)
+    names = args.models or [n for n in BUILTIN_MODELS if n in available()]
     try:
-        rows = time_generators(names, device, args.repeats)
+        generators = load_builtins(names, device) if "models" in args.sections else {}
     except (UnknownModel, CheckpointError) as error:
         _fail(error)
-    for row in rows:
-        print(json.dumps(row) if args.json else
-              f"{row['model']:<8} {row['family']:<5} {row['steps']:>3} steps  {row['seconds_per_image']:8.3f} s/image  "
-              f"{row['images_per_s']:9.2f} images/s  (load {row['load_s']} s)")
+    report = run_suite(generators, settings, tuple(args.sections))
+    print(json.dumps(report.as_dict()) if args.json else render(report))
 
 
 def _add_run(sub) -> None:
+    from models.acceleration import PRECISIONS
+
     p = sub.add_parser("run", help="generate a sweep (resumable) and write its metrics and reports",
                        description="Every model x sampler x steps x guidance x prompt x sample image, written once to "
                                    "RUN_DIR; a rerun (or a run after a crash or Ctrl-C) continues where it stopped. "
@@ -253,6 +274,14 @@ def _add_run(sub) -> None:
     p.add_argument("--layout", type=_layouts, default=["planner"],
                    help="layout-aware models (dit-layout): planner (default), none (the caption alone, setting "
                         "names end in -nolayout), or planner,none for the ablation side by side")
+    p.add_argument("--batch-size", type=_batch_size, default=None,
+                   help="images computed together (default: 16 on CPU, 64 on CUDA); a fixed batch size gives "
+                        "bitwise-identical images, another one equal to within 1/255 (recorded in run.json and rows)")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="CUDA autocast: auto (bf16 where the card has it, else fp16; default) | fp32 | fp16 | bf16; "
+                        "CPU runs are always fp32")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile each model's network first (tens of seconds; pays off on long GPU runs)")
     p.set_defaults(run=cmd_run)
 
 
@@ -279,13 +308,27 @@ def _add_fid_and_stats(sub) -> None:
 
 
 def _add_perf(sub) -> None:
-    p = sub.add_parser("perf", help="images/s per generator at default settings (the demo's compare latency: "
-                                    "python -m demo --time-compare)")
-    p.add_argument("--models", type=_names, default=None, help="default: every built-in generator on disk")
+    p = sub.add_parser("perf", help="every speed number side by side: batching, MFU, hub vs stock diffusers, FID "
+                                    "routes, defaults, the demo's compare latency",
+                       description="(a) images/s one at a time vs batched, (b) model-FLOPs utilisation against the "
+                                   "fp32 matmul peak measured in the same run, (c) our sampling loop vs a stock "
+                                   "diffusers pipeline, (d) Frechet distance routes, (e) images/s at defaults, "
+                                   "(f) the demo's compare latency (with --sections ...,demo). Progress goes to "
+                                   "stderr.")
+    p.add_argument("--models", type=_names, default=None,
+                   help="default: every built-in generator on disk (ddpm, ldm, dit, dit-layout, gan)")
     p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
-    p.add_argument("--repeats", type=int, default=3, help="timed calls per measurement (median reported)")
+    p.add_argument("--quick", action="store_true",
+                   help="10 sampling steps instead of 50 in (a) and (b), 10 instead of 20 in (c)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="timed calls per measurement, taken in turns, median reported (default 3)")
+    p.add_argument("--fid-dim", type=int, metavar="D", default=None,
+                   help="feature dimension of the Frechet distance timings (default 2048)")
+    p.add_argument("--sections", type=_names, default=["models", "hub", "fid"],
+                   help="comma-separated: models (a, b, e), hub (c), fid (d), demo (f: python -m demo "
+                        "--time-compare in a subprocess) (default models,hub,fid)")
     p.add_argument("--demo", action="store_true", help=argparse.SUPPRESS)  # moved: python -m demo --time-compare
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     p.set_defaults(run=cmd_perf)
 
 
