@@ -194,7 +194,8 @@ def _statistics_of(source: str, features: str, inception_weights: str | None):
 
 
 def cmd_fid(args: argparse.Namespace) -> None:
-    from evaluation.features import FeatureError, frechet_distance
+    from evaluation.features import FeatureError
+    from evaluation.frechet import frechet_distance
     try:
         first = _statistics_of(args.a, args.features, args.inception_weights)
         second = _statistics_of(args.b, args.features, args.inception_weights)

@@ -10,7 +10,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from evaluation.metrics import frechet_distance
+from evaluation.frechet import frechet_distance
 from evaluation.perf_timing import progress
 
 

@@ -20,7 +20,8 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from world.accuracy import judge, single_prompts  # noqa: E402
-from evaluation.features import extractor, frechet_distance, image_features, statistics  # noqa: E402
+from evaluation.features import extractor, image_features, statistics  # noqa: E402
+from evaluation.frechet import frechet_distance  # noqa: E402
 from evaluation.metrics import bootstrap  # noqa: E402
 from evaluation.report import markdown_row, markdown_table  # noqa: E402
 from world.references import reference_image  # noqa: E402

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation import features
+from evaluation import features, frechet
 from evaluation.__main__ import main as evaluation_main
 from world.accuracy import judge
 from evaluation.prompts import PromptSetError, load_prompts
@@ -45,7 +45,7 @@ def test_frechet_distance_matches_pytorch_fid(case):
         mu1, s1 = _stats(rng, 20, 32, scale=np.logspace(0, -6, 32))
     if case == "identical":
         mu2, s2 = mu1, s1
-    ours = features.frechet_distance(mu1, s1, mu2, s2)
+    ours = frechet.frechet_distance(mu1, s1, mu2, s2)
     reference = calculate_frechet_distance(mu1, s1, mu2, s2)
     if case == "identical":
         assert abs(ours) < 1e-6 and abs(reference) < 1e-6
@@ -56,7 +56,7 @@ def test_frechet_distance_matches_pytorch_fid(case):
 def test_identical_singular_statistics_give_zero():
     rng = np.random.default_rng(1)
     mu, sigma = _stats(rng, 10, 64)  # rank 9 of 64
-    assert abs(features.frechet_distance(mu, sigma, mu, sigma)) < 1e-6
+    assert abs(frechet.frechet_distance(mu, sigma, mu, sigma)) < 1e-6
 
 
 def test_fid_command_on_npz_statistics(tmp_path, capsys):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evaluation.__main__ import main as evaluation_main
-from evaluation.metrics import frechet_distance
+from evaluation.frechet import frechet_distance
 from evaluation.perf import DEFAULT_SECTIONS, run_suite
 from evaluation.perf_fid import compare_fid, sqrtm_frechet_distance
 from evaluation.perf_render import render
