@@ -1,4 +1,6 @@
 """DiT building blocks and the VAE's shapes and scaling."""
+import json
+
 import pytest
 import torch
 
@@ -74,7 +76,10 @@ def test_latent_generators_train_save_load_and_sample_behind_the_contract(tmp_pa
     torch.manual_seed(0)
     vae = build_vae(VAE_PRESETS["tiny"])
     vae.save_pretrained(tmp_path / "vae" / "vae")
-    (tmp_path / "vae" / "generator.json").write_text("{}")  # a manifest without pins: nothing to verify
+    from models.checkpoints import checkpoint_files, sha256
+
+    hashes = {path.relative_to(tmp_path / "vae").as_posix(): sha256(path) for path in checkpoint_files(tmp_path / "vae")}
+    (tmp_path / "vae" / "generator.json").write_text(json.dumps({"sha256": hashes}))  # every file pinned
     component = latent.training_component(kind, "tiny", name=f"tiny-{kind}", text_encoder_path=tmp_path / "text-encoder",
                                           vae_path=tmp_path / "vae")
     component.evaluate = component.sample_grid = None
@@ -88,3 +93,26 @@ def test_latent_generators_train_save_load_and_sample_behind_the_contract(tmp_pa
     assert [im.size for im in many] == [(32, 32)] * 3
     assert np.array_equal(np.asarray(many[0]), np.asarray(one[0]))
     assert generator.info.guidance_applies and generator.info.parameters > 0
+
+
+@pytest.mark.parametrize("kdim", [None, 24])
+def test_attention_is_multihead_attention_with_its_weights_and_results(kdim):
+    """The DiT's attention keeps nn.MultiheadAttention's parameters, initialisation and outputs (checkpoints load
+    as they are), key-padding mask included."""
+    from torch import nn
+
+    from models.diffusion.attention import Attention
+
+    torch.manual_seed(0)
+    reference = nn.MultiheadAttention(32, 4, kdim=kdim, vdim=kdim, batch_first=True).eval()
+    torch.manual_seed(0)
+    ours = Attention(32, 4, kdim).eval()
+    assert reference.state_dict().keys() == ours.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(reference.state_dict().values(), ours.state_dict().values()))
+    x = torch.randn(3, 10, 32)
+    keys = x if kdim is None else torch.randn(3, 7, kdim)
+    mask = torch.zeros(3, keys.shape[1], dtype=torch.bool)
+    mask[:, -2:] = True
+    with torch.no_grad():
+        expected = reference(x, keys, keys, key_padding_mask=mask, need_weights=False)[0]
+        torch.testing.assert_close(ours(x, keys, keys, key_padding_mask=mask)[0], expected, atol=1e-6, rtol=1e-5)

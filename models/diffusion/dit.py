@@ -16,6 +16,7 @@ import math
 import torch
 from torch import nn
 
+from models.diffusion.attention import Attention
 from models.diffusion.grounding import GatedSelfAttention, GroundingTokens
 from world.layout import MAX_OBJECTS
 
@@ -94,9 +95,9 @@ class DiTBlock(nn.Module):
         super().__init__()
         self.fuser = GatedSelfAttention(hidden, heads) if grounding else None  # reads the layout tokens
         self.norm1 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.attn = Attention(hidden, heads)
         self.norm2 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
-        self.cross = nn.MultiheadAttention(hidden, heads, kdim=text_width, vdim=text_width, batch_first=True)
+        self.cross = Attention(hidden, heads, kdim=text_width)
         self.norm3 = nn.LayerNorm(hidden, elementwise_affine=False, eps=1e-6)
         self.mlp = nn.Sequential(nn.Linear(hidden, int(hidden * mlp_ratio)), nn.GELU(approximate="tanh"),
                                  nn.Linear(int(hidden * mlp_ratio), hidden))

@@ -19,6 +19,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from models.diffusion.attention import Attention
 from world import COLORS, SHAPES, SIZES
 from world.layout import MAX_OBJECTS, Layout
 
@@ -72,7 +73,7 @@ class GatedSelfAttention(nn.Module):
     def __init__(self, hidden: int, heads: int):
         super().__init__()
         self.norm = nn.LayerNorm(hidden)
-        self.attn = nn.MultiheadAttention(hidden, heads, batch_first=True)
+        self.attn = Attention(hidden, heads)
         self.gate = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: torch.Tensor, grounding: torch.Tensor, empty: torch.Tensor) -> torch.Tensor:
