@@ -208,6 +208,9 @@ def report(results: list, samples: list, seconds: float) -> int:
         mb = [s / 2**20 for s in samples]
         print(f"server RSS ({len(mb)} samples, 1/s): first {mb[0]:.0f} MB · last {mb[-1]:.0f} MB · "
               f"peak {max(mb):.0f} MB")
+        # the trajectory: warm-up growth levels off, a leak keeps climbing
+        tenths = [mb[min(len(mb) - 1, round(i * (len(mb) - 1) / 10))] for i in range(11)]
+        print("server RSS every tenth of the run (MB): " + " ".join(f"{v:.0f}" for v in tenths))
     else:
         print("server RSS: not sampled (pass --pid with --url)")
     for message, n in collections.Counter(m for _, o, _, m in results if o == "failed").most_common(5):
