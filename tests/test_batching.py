@@ -85,6 +85,7 @@ def test_an_evaluation_run_records_its_batch_size_and_resumes_bitwise(tmp_path):
     assert json.loads((folder / "run.json").read_text())["batch_size"] == 4
     rows = [json.loads(line) for line in (folder / "rows.jsonl").read_text().splitlines()]
     assert {row["batch_size"] for row in rows} == {4} and len(rows) == 12
+    assert "batch_size" in (folder / "images.csv").read_text().splitlines()[0].split(",")
     files = sorted((folder / "images").rglob("*.png"))
     before = {path: pixels([Image.open(path)]) for path in files}
     lost = [path for path in files if "p0001" in path.name or "p0004" in path.name]  # one image in each batch
