@@ -36,9 +36,7 @@ def run_dirs(root: pathlib.Path) -> list[pathlib.Path]:
     return sorted(found, key=_modified, reverse=True)
 
 
-def _json(path: pathlib.Path, default=None):
-    if default is not None and not path.is_file():
-        return default
+def _json(path: pathlib.Path):
     try:
         too_big = path.stat().st_size > MAX_JSON_BYTES
         data = None if too_big else json.loads(path.read_text())
@@ -52,12 +50,15 @@ def _json(path: pathlib.Path, default=None):
 def read_run(folder: pathlib.Path) -> tuple[list[str], list[list[str]], dict, int]:
     """(table header, table rows, run settings, images) of one run; a RunError for anything malformed."""
     from evaluation.report import table
+    from evaluation.store import StoreError, read_settings
 
-    metrics, settings = _json(folder / "metrics.json"), _json(folder / "run.json", default={})
+    metrics = _json(folder / "metrics.json")
     if not isinstance(metrics, dict) or not isinstance(metrics.get("records"), list):
         raise RunError("metrics.json is not an object with a list of records")
-    if not isinstance(settings, dict):
-        raise RunError("run.json is not an object")
+    try:
+        settings = read_settings(folder)  # the run store's own reader of run.json
+    except (StoreError, OSError):
+        raise RunError("run.json is not a run record") from None
     records = metrics["records"]
     if not all(isinstance(r, dict) for r in records):
         raise RunError("metrics.json has a record that is not an object")
