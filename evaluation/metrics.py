@@ -125,20 +125,40 @@ def folder_images(folder: pathlib.Path) -> list[pathlib.Path]:
     return paths
 
 
+METRICS_VERSION = 2  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
+
+
 def fingerprint(rows: dict[str, dict], options: dict) -> str:
-    text = json.dumps([sorted(rows), options], sort_keys=True)
+    text = json.dumps([sorted(rows), options, METRICS_VERSION], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, torch.nn.Module],
-            reference: str | None = None, shard: tuple[int, int] = (0, 1)) -> list[dict]:
-    """One record per (model, setting): images/s, CLIP score, accuracy per category, FID and KID per features."""
-    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
-    for key in sorted(rows):
-        groups[(rows[key]["model"], rows[key]["setting"])].append(rows[key])
-    caches = {kind: FeatureCache(root / f"features-{kind}.npz", extractor) for kind, extractor in extractors.items()}
+class LazyExtractor(torch.nn.Module):
+    """Builds its extractor on first use: a run whose features are all cached loads no network."""
+
+    def __init__(self, build):
+        super().__init__()
+        self.build, self.model = build, None
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        self.model = self.model if self.model is not None else self.build()
+        return self.model(images)
+
+
+def _run_clip(root: pathlib.Path) -> str:
+    """The CLIP the run scores with (run.json's `clip`, world by default): CMMD uses the same one."""
+    from evaluation.store import read_settings
+
+    try:
+        return str(read_settings(root).get("clip") or "world")
+    except ValueError:
+        return "world"
+
+
+def _references(root: pathlib.Path, reference: str | None, caches: dict[str, FeatureCache]) -> dict:
+    """One reference for every group: a folder of images or an .npz of statistics, per feature kind."""
     real_for_all: dict[str, np.ndarray | tuple] = {}
-    if reference:  # one reference for every group: a folder of images or an .npz of statistics
+    if reference:
         for kind, cache in caches.items():
             path = pathlib.Path(reference)
             if path.suffix == ".npz":
@@ -147,38 +167,93 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
                 images = folder_images(path)
                 real_for_all[kind] = cache.features([f"ref:{p}" for p in images],
                                                     lambda i: Image.open(i[4:]).convert("RGB"))
+    return real_for_all
+
+
+def _real_of(members: list[dict], cache: FeatureCache, given) -> tuple[np.ndarray | None, tuple | None, bool]:
+    """(real features, real statistics, paired): the run's reference, else the rendered reference of every
+    row (paired: row i of real is the reference of row i of the group)."""
+    if given is not None:
+        return (None, given, False) if isinstance(given, tuple) else (given, None, False)
+    if all(r["target"] is not None for r in members):  # world prompts: rendered references
+        real = cache.features([f"world:{r['target']}|{r['seed']}" for r in members],
+                              lambda i: reference_image(*_caption_seed(i)))
+        return real, None, True
+    return None, None, False
+
+
+def _record(members: list[dict]) -> dict:
+    first = members[0]
+    record = {"model": first["model"], "family": first["family"], "setting": first["setting"],
+              "sampler": first["sampler"], "steps": first["steps"], "guidance": first["guidance"], "n": len(members),
+              "images_per_s": None}  # None: images made elsewhere (evaluation score), time unknown
+    if all(r["latency_s"] is not None for r in members):
+        record["images_per_s"] = round(len(members) / max(1e-9, sum(r["latency_s"] for r in members)), 3)
+    record["clip_score"] = bootstrap([r["clip_score"] for r in members if r["clip_score"] is not None])
+    clip_by_category: dict[str, list[float]] = defaultdict(list)
+    by_category: dict[str, list[dict]] = defaultdict(list)
+    for r in members:
+        if r["clip_score"] is not None:
+            clip_by_category[str(r["category"])].append(r["clip_score"])
+        if r["correct"] is not None:
+            by_category[r["category"]].append(r)
+    record["clip_by_category"] = {c: bootstrap(v) for c, v in sorted(clip_by_category.items())}
+    record["accuracy"] = {c: bootstrap([float(r["correct"]) for r in rs]) for c, rs in sorted(by_category.items())}
+    record["color_shape"] = {c: float(np.mean([r["color_shape"] for r in rs])) for c, rs in sorted(by_category.items())}
+    return record
+
+
+def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, torch.nn.Module],
+            reference: str | None = None, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+    """One record per (model, setting): images/s, CLIP score (overall and per category), accuracy per category,
+    FID and KID per features with their sample counts, precision/recall/density/coverage, CMMD on the run's
+    CLIP, within-prompt diversity, and the judge's accuracy on the group's references."""
+    from evaluation import cmmd, fidelity
+
+    groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for key in sorted(rows):
+        groups[(rows[key]["model"], rows[key]["setting"])].append(rows[key])
+    caches = {kind: FeatureCache(root / f"features-{kind}.npz", extractor) for kind, extractor in extractors.items()}
+    clip = _run_clip(root)
+    clip_kind = cmmd.feature_kind(clip)
+    clip_cache = caches.get(clip_kind) or FeatureCache(root / f"features-{clip_kind}.npz",
+                                                       LazyExtractor(lambda: cmmd.clip_extractor(clip)))
+    every = {**caches, clip_kind: clip_cache}
+    real_for_all = _references(root, reference, every)
     records = []
-    for (model, setting), members in groups.items():
-        first = members[0]
-        record = {"model": model, "family": first["family"], "setting": setting, "sampler": first["sampler"],
-                  "steps": first["steps"], "guidance": first["guidance"], "n": len(members),
-                  "images_per_s": round(len(members) / max(1e-9, sum(r["latency_s"] for r in members)), 3)}
-        scores = [r["clip_score"] for r in members if r["clip_score"] is not None]
-        record["clip_score"] = bootstrap(scores)
-        by_category: dict[str, list[dict]] = defaultdict(list)
-        for r in members:
-            if r["correct"] is not None:
-                by_category[r["category"]].append(r)
-        record["accuracy"] = {c: bootstrap([float(r["correct"]) for r in rs]) for c, rs in sorted(by_category.items())}
-        record["color_shape"] = {c: float(np.mean([r["color_shape"] for r in rs])) for c, rs in sorted(by_category.items())}
-        record["fid"], record["kid"] = {}, {}
+    for members in groups.values():
+        record = _record(members)
+        record["fid"], record["kid"], record["fid_n"], record["prdc"] = {}, {}, {}, {}
+        paired_features = {}
         for kind, cache in caches.items():
             fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
-            real, stats = None, None
-            if kind in real_for_all:
-                value = real_for_all[kind]
-                real, stats = (None, value) if isinstance(value, tuple) else (value, None)
-            elif all(r["target"] is not None for r in members):  # world prompts: rendered references
-                real = cache.features([f"world:{r['target']}|{r['seed']}" for r in members],
-                                      lambda i: reference_image(*_caption_seed(i)))
+            real, stats, paired = _real_of(members, cache, real_for_all.get(kind))
+            paired_features[kind] = (fake, real if paired else None)
             if real is None and stats is None:
                 continue
             record["fid"][kind], record["kid"][kind] = fid_and_kid(fake, real, stats, shard)
+            record["fid_n"][kind] = {"generated": len(fake), "real": None if real is None else len(real),
+                                     "dim": int(fake.shape[1])}
+            record["prdc"][kind] = None if real is None else fidelity.prdc(real, fake)
+        record["cmmd"] = {clip: _cmmd(root, members, clip_cache, real_for_all.get(clip_kind))}
+        record["diversity"] = fidelity.diversity(root, members, paired_features)
+        record["judge_on_references"] = fidelity.judge_on_references(members)
         records.append(record)
     if shard[0] == 0:
-        for cache in caches.values():
+        for cache in every.values():
             cache.save()
     return records
+
+
+def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given) -> float | None:
+    """CMMD of the group's images against the run's reference images (none for an .npz of statistics)."""
+    from evaluation import cmmd
+
+    real, _, _ = _real_of(members, cache, given)
+    if real is None:
+        return None
+    fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
+    return cmmd.cmmd(fake, real) if min(len(fake), len(real)) >= 2 else None
 
 
 def _caption_seed(reference_id: str) -> tuple[str, int]:

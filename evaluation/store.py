@@ -36,7 +36,8 @@ ROW_CHUNK = "genbench-row"
 LOCK_FILE = ".lock"
 COLUMNS = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
            "prompt", "category", "target", "clip_score", "correct", "color_shape", "latency_s", "device", "file",
-           "planned_caption", "layout", "batch_size")  # planned_caption, layout: what a layout-aware model was given
+           "planned_caption", "layout", "batch_size", "reason")  # planned_caption, layout: what a layout-aware model
+# was given; reason: why the judge failed the image ("" when it passed, None when there is no world target)
 # what metrics and reports read from every row: a row without one of these is unreadable
 REQUIRED = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
             "category", "target", "clip_score", "correct", "color_shape", "latency_s", "file")

@@ -5,7 +5,7 @@ from typing import Sequence
 
 from PIL import Image
 
-from world import parse_caption, sample_scene, scene_rng
+from world import PLURALS, POSITIONS, parse_caption, sample_scene, scene_rng
 from world.detector import Detection, detect
 from world.seeds import chunk_seed
 
@@ -14,7 +14,8 @@ PLACEHOLDER = "a red circle"  # what a prompt the planner refused is replaced by
 
 
 def judge(caption: str, image: Image.Image) -> dict:
-    """Does the image show what the caption asks? Keys: color_shape, full (and each attribute asked)."""
+    """Does the image show what the caption asks? Keys: color_shape, full (and each attribute asked), and
+    reason: "" when full, else what the detector saw that the caption did not ask ("color: saw blue")."""
     spec = parse_caption(caption)
     if spec is None:
         raise ValueError(f"not a world caption: {caption!r}")
@@ -26,8 +27,20 @@ def judge(caption: str, image: Image.Image) -> dict:
     if spec["kind"] == "count":
         same = [d for d in found if (d.color, d.shape) == (spec["color"], spec["shape"])]
         right = len(same) == spec["count"] == len(found)
-        return {"color_shape": bool(same) and len(same) == len(found), "count": right, "full": right}
+        return {"color_shape": bool(same) and len(same) == len(found), "count": right, "full": right,
+                "reason": "" if right else f"saw {_seen(found)}"}
     return judge_pair(spec, found)
+
+
+def _seen(found: list[Detection]) -> str:
+    """What the detector found, as a reader would say it: "nothing", "2 objects (red circle, blue square)"."""
+    if not found:
+        return "nothing"
+    counts: dict[tuple[str, str], int] = {}
+    for d in found:
+        counts[(d.color, d.shape)] = counts.get((d.color, d.shape), 0) + 1
+    names = ", ".join(f"{n} {c} {PLURALS[s]}" if n > 1 else f"{c} {s}" for (c, s), n in counts.items())
+    return f"{len(found)} object{'s' if len(found) > 1 else ''} ({names})"
 
 
 def judge_single(spec: dict, found: list[Detection]) -> dict:
@@ -43,7 +56,17 @@ def judge_single(spec: dict, found: list[Detection]) -> dict:
         result["position"] = bool(one and one.cell == spec["cell"])
         full = full and result["position"]
     result["full"] = full
+    result["reason"] = "" if full else _single_reason(result, one, found)
     return result
+
+
+def _single_reason(result: dict, one: Detection | None, found: list[Detection]) -> str:
+    if one is None:
+        return f"saw {_seen(found)}"
+    seen = {"color": one.color, "shape": one.shape, "size": one.size,
+            "position": POSITIONS[one.cell].split(" ", 1)[1].removeprefix("the ") if "position" in result else None}
+    return "; ".join(f"{key}: saw {seen[key]}" for key in ("color", "shape", "size", "position")
+                     if result.get(key) is False)
 
 
 def judge_pair(spec: dict, found: list[Detection]) -> dict:
@@ -59,7 +82,11 @@ def judge_pair(spec: dict, found: list[Detection]) -> dict:
                 "above": ay < by - 3, "below": ay > by + 3}[spec["relation"]]
 
     relation = both and any(holds(a, b) for a, b in pairs)
-    return {"color_shape": both, "relation": relation, "full": both and relation}
+    if not both:
+        reason = f"saw {_seen(found)}"
+    else:
+        reason = "" if relation else f"relation: {' '.join(spec['first'])} not {spec['relation']} {' '.join(spec['second'])}"
+    return {"color_shape": both, "relation": relation, "full": both and relation, "reason": reason}
 
 
 def world_prompts(n: int, kind: str = "single", seed: int = EVAL_SEED, held_out: bool = False,
@@ -98,7 +125,7 @@ def score(generator, prompts: Sequence[str], guidance: float, steps: int, sample
                                     **(options or {}))
         judgements += [judge(t, blank if r else im)
                        for t, r, im in zip(targets[start:start + batch], refused[start:start + batch], images)]
-    keys = sorted({k for j in judgements for k in j if k != "objects"})
+    keys = sorted({k for j in judgements for k in j if k not in ("objects", "reason")})
     result = {"n": len(judgements), **{k: round(sum(j[k] for j in judgements if k in j) /
                                                  max(1, sum(k in j for j in judgements)), 4) for k in keys}}
     if planner is not None:
