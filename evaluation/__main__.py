@@ -1,5 +1,5 @@
-"""python -m evaluation run | report | fid | stats | perf | accuracy: sweeps, reports, FID, speed and quick
-accuracy checks."""
+"""python -m evaluation run | report | fid | stats | perf | accuracy | score | export-prompts | ...: sweeps,
+reports, FID, speed, quick accuracy checks, and images made elsewhere (every subcommand: --help)."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,9 @@ import json
 import math
 import sys
 import time
+
+from evaluation import arena, score_images
+from evaluation import cmmd, compare_cli, judge_audit
 
 
 def _floats(text: str) -> list[float]:
@@ -185,29 +188,39 @@ def _statistics_of(source: str, features: str, inception_weights: str | None):
     if path.suffix == ".npz":
         if not path.is_file():
             raise FileNotFoundError(f"no statistics file {path}")
-        return load_statistics(path)
+        return (*load_statistics(path), None)
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither an image folder nor an .npz of statistics")
     features = image_features(extractor(features, inception_weights), folder_images(path),
                               lambda file: Image.open(file).convert("RGB"))
-    return statistics(features)
+    return (*statistics(features), len(features))
 
 
 def cmd_fid(args: argparse.Namespace) -> None:
     from evaluation.features import FeatureError
     from evaluation.frechet import frechet_distance
     try:
-        first = _statistics_of(args.a, args.features, args.inception_weights)
-        second = _statistics_of(args.b, args.features, args.inception_weights)
+        *first, n_a = _statistics_of(args.a, args.features, args.inception_weights)
+        *second, n_b = _statistics_of(args.b, args.features, args.inception_weights)
         print(f"{frechet_distance(*first, *second):.6f}")
+        _sample_note(n_a, n_b, len(first[0]))
     except (FeatureError, ValueError, OSError) as error:
         _fail(error)
+
+
+def _sample_note(n_a: int | None, n_b: int | None, dimension: int) -> None:
+    """The sample counts beside the value (stderr: stdout stays the bare number scripts read)."""
+    counts = " and ".join("statistics" if n is None else f"{n} images" for n in (n_a, n_b))
+    small = [n for n in (n_a, n_b) if n is not None and n < dimension]
+    warning = (f"; warning: fewer samples than the {dimension} feature dimensions, so the covariance is "
+               f"rank-deficient and FID biased upward" if small else "")
+    print(f"FID from {counts} ({dimension}-d features){warning}", file=sys.stderr)
 
 
 def cmd_stats(args: argparse.Namespace) -> None:
     from evaluation.features import FeatureError, save_statistics
     try:
-        mu, sigma = _statistics_of(args.folder, args.features, args.inception_weights)
+        mu, sigma, _ = _statistics_of(args.folder, args.features, args.inception_weights)
         save_statistics(args.out, mu, sigma)
     except (FeatureError, ValueError, OSError) as error:
         _fail(error)
@@ -251,7 +264,8 @@ def _add_run(sub) -> None:
                        description="Every model x sampler x steps x guidance x prompt x sample image, written once to "
                                    "RUN_DIR; a rerun (or a run after a crash or Ctrl-C) continues where it stopped. "
                                    "Multi-GPU: accelerate launch -m evaluation run ...")
-    p.add_argument("--models", type=_names, required=True, help="comma-separated generators, e.g. ddpm,ldm,dit,gan")
+    p.add_argument("--models", type=_names, required=True, help="comma-separated generators: built-in names (ddpm,ldm,dit,gan), hub:FOLDER, "
+                        "or your own as package.module:attribute (an object, factory or generate(prompts, seed))")
     p.add_argument("--prompts", default="shapes-quick",
                    help="shapes-quick (40), shapes-full (400), shapes-<single|pair|count|novel>-<N>, or a "
                         ".txt / .csv / .tsv (PartiPrompts) / .jsonl (GenEval) file (default shapes-quick)")
@@ -354,7 +368,8 @@ def _add_accuracy(sub) -> None:
     p.set_defaults(run=cmd_accuracy)
 
 
-SUBCOMMANDS = (_add_run, _add_report, _add_fid_and_stats, _add_perf, _add_accuracy)
+SUBCOMMANDS = (_add_run, _add_report, _add_fid_and_stats, _add_perf, _add_accuracy, score_images.add_parser, arena.add_parser,
+               compare_cli.add_parser, cmmd.add_parser, judge_audit.add_parser)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -152,6 +152,7 @@ def _row(store: RunStore, item: WorkItem, prompt: PromptItem, info, image, clip_
     if prompt.target is not None:
         verdict = judge(prompt.target, image)
         row["correct"], row["color_shape"] = bool(verdict["full"]), bool(verdict["color_shape"])
+        row["reason"] = verdict["reason"]
     return row
 
 
@@ -202,8 +203,9 @@ def _done_for(model: str, settings: list[Setting], prompts, options: RunOptions,
 
 
 def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
-    """The run folder, locked by rank 0 (one run writes a folder at a time), and the checkpoint of every model
-    whose images it holds; a one-line error when the folder holds another run."""
+    """The run folder, locked by rank 0 (one run writes a folder at a time), and what run.json keeps across
+    commands: the checkpoint of every model whose images it holds, and the image folders scored into it
+    (`imported`, by `evaluation score`); a one-line error when the folder holds another run."""
     from evaluation.store import read_settings
     from models.registry import checkpoint_fingerprint
 
@@ -223,11 +225,15 @@ def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
             raise ValueError(f"{options.out} holds images of {name} from another checkpoint (weights "
                              f"{checkpoints[name]}, now {now}): choose another --out")
         checkpoints[name] = now
-    return store, checkpoints
+    imported = {"imported": previous["imported"]} if isinstance(previous.get("imported"), dict) else {}
+    return store, {"checkpoints": checkpoints, **imported}
 
 
-def run(options: RunOptions) -> dict:
-    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report"}."""
+def run(options: RunOptions, generators: dict | None = None) -> dict:
+    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report", "rows"}.
+    `generators` maps names in options.models to objects already made (the Python API's own models)."""
+    from evaluation.custom_models import is_custom_spec, load_generator
+
     from evaluation.features import check_available
     from evaluation.prompts import load_prompts
 
@@ -235,37 +241,41 @@ def run(options: RunOptions) -> dict:
     options = dataclasses.replace(options, batch_size=options.batch_size or default_batch_size(device))
     rank = state.process_index
     prompts = load_prompts(options.prompts)
+    # the user's package.module:attribute models are imported first: a wrong name fails before any work
+    generators = {**{name: load_generator(name, device) for name in options.models if is_custom_spec(name)},
+                  **(generators or {})}
     for kind in options.features:  # fail before generating anything, but load the extractors only when needed
         check_available(kind, options.inception_weights)
-    store, checkpoints = _open_store(options, rank)
+    store, kept = _open_store(options, rank)
     if rank == 0:  # record the checkpoints before the first image, so that a crash keeps them
-        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
+        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), **kept})
     rows = store.repair() if rank == 0 else None
     state.wait_for_everyone()
     rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
-    generated = _generate_models(options, store, prompts, set(rows), device, state)
+    generated = _generate_models(options, store, prompts, set(rows), device, state, generators)
     state.wait_for_everyone()
     wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
               for item in plan(name, grid, prompts, options.n, options.seed)}
-    rows = {k: r for k, r in store.rows().items() if k in wanted}  # this command's grid, not older ones
+    imported = set(kept.get("imported", {}))  # image folders scored into this run stay in its report
+    rows = {k: r for k, r in store.rows().items() if k in wanted or r["model"] in imported}  # not older grids
     if rank == 0:
-        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), "checkpoints": checkpoints})
+        write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), **kept})
     report_path = finish(store.root, rows, options, (rank, state.num_processes))
-    return {"generated": generated, "images": len(rows), "report": report_path}
+    return {"generated": generated, "images": len(rows), "report": report_path, "rows": rows}
 
 
 def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptItem], done: set[str], device: str,
-                     state) -> int:
+                     state, generators: dict) -> int:
     """Each model's missing images, model after model; returns how many this process made."""
     from evaluation.clip_score import ClipScorer
-    from models.registry import load
+    from evaluation.custom_models import load_generator
 
     scorer = None
     generated = 0
     for name in options.models:
         if any(_done_for(name, grid, prompts, options, done) for grid in candidate_settings(options)):
             continue  # nothing to make: do not even load the model
-        generator = load(name, device=device)
+        generator = generators.get(name) or load_generator(name, device)
         if options.compile:
             compile_generator(generator)
         scorer = scorer or ClipScorer(options.clip, device)
@@ -286,7 +296,7 @@ def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, i
     from evaluation.store import RunStore
 
     root = pathlib.Path(root)
-    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference})
+    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip})
     cached = root / "metrics.json"
     records = None
     if cached.is_file():

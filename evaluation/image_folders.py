@@ -1,0 +1,123 @@
+"""Folders of images made elsewhere, and prompt sets written out for a job elsewhere.
+
+Two layouts are read:
+    GenEval's   IMAGES/00007/metadata.jsonl   {"prompt": ...} for prompt 7 of the set
+                IMAGES/00007/samples/0000.png, 0001.png, ...   its samples, in file-name order
+    flat        IMAGES/images.csv             file,prompt[,seed]: one row per image, files relative to IMAGES
+`export_prompts` writes the first layout with empty samples/ folders (and evaluation_metadata.jsonl, every
+prompt on one line each, as GenEval ships its set), so a cluster job fills them and `evaluation score` reads
+them back.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import pathlib
+
+from evaluation.prompts import PromptItem
+from models.files import atomic_write
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+METADATA = "metadata.jsonl"
+FLAT_TABLE = "images.csv"
+
+
+class ImageFolderError(ValueError):
+    """A folder that is not in either layout, or whose prompts are not the set's; one line, naming the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacedImage:
+    """An image file and its place in the prompt set: prompt j, sample k (the k-th image of that prompt)."""
+    path: pathlib.Path
+    prompt_index: int
+    sample: int
+    seed: int | None  # the seed it was made with, when the folder says
+
+
+def layout_of(folder: pathlib.Path) -> str:
+    """'geneval' or 'flat'; an ImageFolderError when the folder is neither."""
+    if not folder.is_dir():
+        raise ImageFolderError(f"{folder}: no such folder of images")
+    if (folder / FLAT_TABLE).is_file():
+        return "flat"
+    if any((child / METADATA).is_file() for child in folder.iterdir() if child.is_dir()):
+        return "geneval"
+    raise ImageFolderError(f"{folder}: neither GenEval's layout (00000/{METADATA} + 00000/samples/*.png) nor a "
+                           f"flat folder with {FLAT_TABLE} (file,prompt[,seed])")
+
+
+def read_folder(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedImage]:
+    """Every image of the folder placed in the prompt set; an ImageFolderError for a prompt not in the set."""
+    folder = pathlib.Path(folder)
+    placed = _read_geneval(folder, prompts) if layout_of(folder) == "geneval" else _read_flat(folder, prompts)
+    if not placed:
+        raise ImageFolderError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    return placed
+
+
+def _index_of(prompt: str, prompts: list[PromptItem], where: str, hint: int | None = None) -> int:
+    """The prompt's index in the set (the folder number when that prompt is there, else its first match)."""
+    text = " ".join(str(prompt).split())
+    if hint is not None and 0 <= hint < len(prompts) and prompts[hint].prompt == text:
+        return hint
+    for index, item in enumerate(prompts):
+        if item.prompt == text:
+            return index
+    raise ImageFolderError(f"{where}: prompt {text[:80]!r} is not in the prompt set; score with the set the images "
+                           f"were made for (--prompts)")
+
+
+def _read_geneval(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedImage]:
+    placed = []
+    for child in sorted(c for c in folder.iterdir() if c.is_dir() and (c / METADATA).is_file()):
+        where = child / METADATA
+        try:
+            lines = [line for line in where.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+            record = json.loads(lines[0]) if lines else None
+        except (ValueError, UnicodeDecodeError):
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
+            raise ImageFolderError(f"{where}: expected a JSON object with a \"prompt\" string")
+        index = _index_of(record["prompt"], prompts, str(where), int(child.name) if child.name.isdigit() else None)
+        files = sorted(p for p in (child / "samples").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        placed += [PlacedImage(path, index, sample, None) for sample, path in enumerate(files)]
+    return placed
+
+
+def _read_flat(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedImage]:
+    table = folder / FLAT_TABLE
+    with open(table, newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"file", "prompt"} <= set(reader.fieldnames):
+            raise ImageFolderError(f"{table}: the header must name file and prompt (and optionally seed), "
+                                   f"got {','.join(reader.fieldnames or [])!r}")
+        samples: dict[int, int] = {}
+        placed = []
+        for line, row in enumerate(reader, start=2):
+            path = (folder / (row["file"] or "")).resolve()
+            if not row["file"] or not path.is_file() or not path.is_relative_to(folder.resolve()):
+                raise ImageFolderError(f"{table}:{line}: no image {row['file']!r} inside {folder}")
+            seed = (row.get("seed") or "").strip()
+            if seed and not seed.isdigit():
+                raise ImageFolderError(f"{table}:{line}: seed must be a non-negative integer, got {seed!r}")
+            index = _index_of(row["prompt"] or "", prompts, f"{table}:{line}")
+            samples[index] = samples.get(index, -1) + 1
+            placed.append(PlacedImage(path, index, samples[index], int(seed) if seed else None))
+    return placed
+
+
+def export_prompts(prompts: list[PromptItem], out: pathlib.Path) -> int:
+    """GenEval's layout for a job elsewhere: OUT/<j:05d>/metadata.jsonl and an empty samples/ per prompt."""
+    out = pathlib.Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise ImageFolderError(f"{out} exists and is not empty: choose a new folder")
+    records = [{"prompt": item.prompt, "tag": item.category, "target": item.target, "index": index}
+               for index, item in enumerate(prompts)]
+    for record in records:
+        folder = out / f"{record['index']:05d}"
+        (folder / "samples").mkdir(parents=True)
+        atomic_write(folder / METADATA, json.dumps(record) + "\n")
+    atomic_write(out / "evaluation_metadata.jsonl", "".join(json.dumps(r) + "\n" for r in records))
+    return len(records)
