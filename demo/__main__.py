@@ -1,5 +1,6 @@
 """python -m demo [--port N] [--share] [--models a,b] [--host ADDRESS] [--device auto|cpu|cuda[:N]]
-[--planner rules|none|lm:PATH|chat:URL] [--runs DIR] [--queue-size N] [--time-compare [--repeats N]]"""
+[--planner rules|none|lm:PATH|chat:URL] [--runs DIR] [--arena-db PATH] [--queue-size N]
+[--time-compare [--repeats N]]"""
 from __future__ import annotations
 
 import argparse
@@ -19,6 +20,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--planner", default="rules",
                    help="rewrites prompts for the built-in models: rules (default) | none | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--runs", default="runs", help="folder of evaluation runs for the Evaluation tab (default runs)")
+    p.add_argument("--arena-db", default=None,
+                   help="the Arena's votes database, SQLite (default: arena.sqlite3 in the data folder: "
+                        "$GENBENCH_DATA, else /data/genbench where a writable /data exists, as on a Space with "
+                        "persistent storage, else ~/.local/share/genbench)")
     p.add_argument("--queue-size", type=int, default=16,
                    help="requests that may wait for the one generation slot; more are answered 'busy' (default 16)")
     p.add_argument("--time-compare", action="store_true",
@@ -51,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
               f"{seconds} s per call")
         return
     from demo.app import build
-    app = build(names, device=device, planner=args.planner, queue_size=args.queue_size, runs=args.runs)
+    app = build(names, device=device, planner=args.planner, queue_size=args.queue_size, runs=args.runs,
+                arena_db=args.arena_db)
     app.launch(server_name=args.host, server_port=args.port, share=args.share)
 
 

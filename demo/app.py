@@ -11,11 +11,12 @@ import pathlib
 
 import gradio as gr
 
-from demo import handlers
+from demo import arena_tab, evaluation_tab, handlers
 from demo.about import LATEX, about_markdown
-from demo.evaluation_tab import add_tab
+from demo.arena import data_dir, open_arena
 from demo.handlers import DISPLAY, MAX_SEED, SAMPLERS, DemoSession, label, open_session
 from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS
+from models.registry import available
 
 EXAMPLES = [
     ["a large red circle in the center"],
@@ -71,14 +72,27 @@ def _compare_tab(session: DemoSession, fns: dict) -> None:
         guidance = gr.Slider(0, UI_MAX_GUIDANCE, value=3.0, step=0.5, label="Guidance")
         sampler = gr.Dropdown(SAMPLERS, value="ddim", label="Sampler")
     with gr.Row():
-        images = [gr.Image(label=label(g), type="pil", interactive=False, height=DISPLAY, width=DISPLAY,
-                           elem_classes=["generator-output"]) for g in generators.values()]
+        truth = gr.Image(label="The world's rendering (ground truth)", type="pil", interactive=False, height=DISPLAY,
+                         width=DISPLAY, elem_id="world-tile")
+        images, verdicts = [], []
+        for g in generators.values():
+            with gr.Column(min_width=DISPLAY):
+                # PNG: the judge reads the shown image back, pixel for pixel
+                images.append(gr.Image(label=label(g), type="pil", format="png", interactive=False, height=DISPLAY,
+                                       width=DISPLAY, elem_classes=["generator-output"]))
+                verdicts.append(gr.Markdown("", elem_classes=["verdict"]))
         layout = gr.Image(label="Planned layout (dit-layout reads it)", type="pil",
                           interactive=False, height=DISPLAY, width=DISPLAY, elem_id="layout")
     gr.Examples(EXAMPLES, inputs=[prompt])
     inputs = [prompt, seed, randomize, steps, guidance, sampler, rewrite]
-    button.click(fns["compare"], inputs, [seed, planned, *images, layout], api_name="compare", **GENERATION)
-    prompt.submit(fns["compare"], inputs, [seed, planned, *images, layout], api_visibility="private", **GENERATION)
+    outputs = [seed, planned, *images, layout]
+    judged = [truth, *verdicts]
+    # the judge reads the images once they are made; the compare endpoint's outputs stay as scripts know them
+    for trigger, name in ((button.click, "compare"), (prompt.submit, None)):
+        trigger(lambda: [None] + [""] * len(verdicts), None, judged, api_visibility="private")
+        trigger(fns["compare"], inputs, outputs, api_name=name, api_visibility="public" if name else "private",
+                **GENERATION).success(fns["judged"], [prompt, seed, rewrite, *images], judged,
+                                      api_visibility="private")
     # one model, one image, for scripts (gradio_client): no UI of its own
     one_model = gr.Dropdown(list(generators), value=next(iter(generators)), visible=False)
     one_image = gr.Image(type="pil", visible=False)
@@ -106,17 +120,23 @@ def _sweep_tab(session: DemoSession, fns: dict) -> None:
 
 def build(model_names: list[str] | None = None, device: str = "cpu", planner: str = "rules",
           queue_size: int = 16, gpu=None, runs: str | pathlib.Path = "runs",
-          session: DemoSession | None = None) -> gr.Blocks:
+          session: DemoSession | None = None, arena_db: str | pathlib.Path | None = None,
+          data: str | pathlib.Path | None = None) -> gr.Blocks:
     """The app over `model_names` (default: every generator whose weights are on disk, hub ones included).
 
     gpu: a decorator for the functions that generate (spaces.GPU on a ZeroGPU Space), or None.
     runs: the folder of evaluation runs the Evaluation tab shows (the latest first).
     session: an already opened DemoSession to serve instead (model_names, device and planner are then unused).
+    arena_db: the Arena's votes database (default: arena.sqlite3 in the data folder).
+    data: the folder the app writes to, votes and its own quick evaluation (default: demo.arena.data_dir()).
     """
     session = session or open_session(model_names, device=device, planner=planner)
+    data = pathlib.Path(data) if data is not None else data_dir()
+    arena = open_arena(session, arena_db if arena_db is not None else data / "arena.sqlite3")
     fns = {fn.__name__: bind(fn, session) for fn in (handlers.compare, handlers.sweep, handlers.generate_one)}
     if gpu is not None:  # ZeroGPU attaches a GPU only inside functions it decorates
         fns = {name: gpu(fn) for name, fn in fns.items()}
+    fns["judged"] = bind(handlers.judged, session)  # reads images back: no GPU
     with gr.Blocks(title="GenBench", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown("# GenBench\nOne prompt, one seed, every generator side by side. The built-in models know the "
                     "Shapes world: colors, shapes, sizes, positions, pairs and counts.")
@@ -124,7 +144,10 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
             _compare_tab(session, fns)
         with gr.Tab("Guidance sweep"):
             _sweep_tab(session, fns)
-        add_tab(pathlib.Path(runs))
+        with gr.Tab("Arena"):
+            arena_tab.add_tab(arena, GENERATION, gpu)
+        built_in = [name for name in session.generators if name in available()]  # what a run can load by name
+        evaluation_tab.add_tab(pathlib.Path(runs), data / "runs", built_in, session.device)
         with gr.Tab("About"):
             gr.Markdown(about_markdown(), latex_delimiters=LATEX)
     # two cores: one generation at a time, and a bounded queue that answers "busy" when full

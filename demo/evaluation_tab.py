@@ -2,7 +2,9 @@
 
 Images are read here and handed to Gradio as PIL images, so the app serves copies it made itself,
 never files from the runs folder. A run folder that cannot be read is skipped with a note in the tab:
-a malformed run never stops the app.
+a malformed run never stops the app. With no run of the user's, the tab shows the run shipped in
+demo/precomputed/ (made by the CLI on the built-in models), and its button runs the same quick evaluation
+in the app, into a folder of the app's data folder, through evaluation.sweep (resumable, like the CLI).
 """
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from PIL import Image
 FIGURES = (("fid_vs_clip.png", "FID vs CLIP score across guidance"),
            ("accuracy_vs_guidance.png", "Accuracy vs guidance, per task"))
 MAX_JSON_BYTES = 50 * 2**20  # a run's metrics.json is kilobytes; anything this big is not one
+PRECOMPUTED = pathlib.Path(__file__).parent / "precomputed"  # a run shipped with the demo, shown on a first visit
+QUICK_NAME = "quick"  # the folder of the app's own quick evaluation
+QUICK_COMMAND = "--models ddpm,ldm,dit,dit-layout,gan --guidance 3 --prompts shapes-quick --n 1"
 
 
 class RunError(ValueError):
@@ -114,23 +119,76 @@ def view(root: pathlib.Path, name: str | None) -> tuple[str, list[tuple[Image.Im
     return "\n".join(lines + [""] + notes), pictures
 
 
-def add_tab(root: pathlib.Path) -> None:
-    """The tab's components and events, inside an open gr.Blocks."""
-    names = list(scan(root)[0])
+def catalogue(roots: list[pathlib.Path]) -> dict[str, tuple[pathlib.Path, str]]:
+    """{label: (root, run name)} of the readable runs under every root, each root's latest first; a label is the
+    run's name, with its folder when an earlier root has a run of that name."""
+    found: dict[str, tuple[pathlib.Path, str]] = {}
+    for root in dict.fromkeys(roots):
+        for name in scan(root)[0]:
+            found[name if name not in found else f"{name} ({root})"] = (root, name)
+    return found
+
+
+def first_visit(roots: list[pathlib.Path], label: str | None) -> tuple[str, list[tuple[Image.Image, str]]]:
+    """view() of the run called `label`; with no run of the user's anywhere, the run shipped with the demo."""
+    runs = catalogue(roots)
+    if runs:
+        return view(*runs.get(label, next(iter(runs.values()))))
+    notes = [line for root in dict.fromkeys(roots) for line in view(root, None)[0].split("\n\n")
+             if line.startswith("Skipped")]
+    text, pictures = view(PRECOMPUTED, None)
+    intro = ("**No run of yours yet.** Shown: the run shipped with the demo, made with `python -m evaluation run "
+             f"{QUICK_COMMAND}` on CPU. **Run the quick evaluation** makes the same run here, with this demo's "
+             f"models, in `{roots[-1]}/{QUICK_NAME}`.")
+    return "\n\n".join([intro, text, *notes]), pictures
+
+
+def run_quick(out: pathlib.Path, models: list[str], device: str) -> None:
+    """The quick evaluation of `models` into `out`, resumable like the CLI's (a rerun continues); a gr.Error with
+    one line when it cannot run."""
+    from evaluation.sweep import RunOptions, run
+
+    if not models:
+        raise gr.Error("No built-in generator is loaded: the quick evaluation runs on the Shapes world's models.")
+    options = RunOptions(models=models, prompts="shapes-quick", out=str(out), guidance=[3.0], n=1, device=device)
+    try:
+        run(options)
+    except Exception as error:  # a locked folder, a failing model: the user sees why, the app keeps serving
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise gr.Error(f"The quick evaluation stopped: {reason}") from None
+
+
+def add_tab(root: pathlib.Path, own: pathlib.Path | None = None, models: list[str] | None = None,
+            device: str = "cpu") -> None:
+    """The tab's components and events, inside an open gr.Blocks: the runs under `root` and `own` (where the
+    button writes the app's own quick evaluation of `models`; None: no button)."""
+    roots = [root] + ([own] if own is not None else [])
+    names = list(catalogue(roots))
     with gr.Tab("Evaluation"):
         with gr.Row():
-            choice = gr.Dropdown(names, value=names[0] if names else None, label=f"Run (in {root})", scale=3)
+            choice = gr.Dropdown(names, value=names[0] if names else None, label="Run (in " + " or ".join(map(str, roots)) + ")",
+                                 scale=3)
             refresh = gr.Button("Refresh", scale=0)
-        text, pictures = view(root, names[0] if names else None)
-        summary = gr.Markdown(text)
+            quick = gr.Button("Run the quick evaluation", scale=0, visible=own is not None, elem_id="quick-evaluation")
+        text, pictures = first_visit(roots, names[0] if names else None)
+        summary = gr.Markdown(text, elem_id="evaluation-summary")
         gallery = gr.Gallery(pictures, label="Plots and image grids", columns=2, height="auto", object_fit="contain")
 
         def show(name):
-            return view(root, name)
+            return first_visit(roots, name)
 
-        def rescan():
-            found = list(scan(root)[0])
-            return gr.Dropdown(choices=found, value=found[0] if found else None)
+        def rescan(chosen=None):
+            found = list(catalogue(roots))
+            return gr.Dropdown(choices=found, value=chosen if chosen in found else (found[0] if found else None))
+
+        def evaluate(progress=gr.Progress(track_tqdm=True)):
+            progress(0, desc="Loading the models")
+            run_quick(own / QUICK_NAME, models or [], device)
+            label = next((label for label, place in catalogue(roots).items() if place == (own, QUICK_NAME)), None)
+            return (rescan(label), *first_visit(roots, label))
 
         choice.change(show, choice, [summary, gallery], api_visibility="private")
         refresh.click(rescan, None, choice, api_visibility="private")
+        # one quick evaluation at a time across the app; others wait in the queue
+        quick.click(evaluate, None, [choice, summary, gallery], api_visibility="private",
+                    concurrency_id="quick-evaluation", concurrency_limit=1)

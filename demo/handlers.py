@@ -19,6 +19,7 @@ import time
 import gradio as gr
 from PIL import Image
 
+from demo.verdicts import verdict, verdict_line, world_caption, world_tile
 from models.checkpoints import CheckpointError
 from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
 from models.registry import available, load
@@ -37,6 +38,13 @@ class DemoSession:
     generators: dict
     planner: object  # has .plan(prompt) -> a plan with understood, caption, reason, notes, planner
     device: str = "cpu"
+    plans: dict = dataclasses.field(default_factory=dict)  # (prompt, rewrite) -> the plan compare last used
+
+    def remember(self, prompt: str, plan) -> None:
+        """Keep the plan compare used, so that the judge reads the caption the models got (bounded: a cache)."""
+        if len(self.plans) >= 256:
+            self.plans.pop(next(iter(self.plans)))
+        self.plans[(prompt, plan is not None)] = plan
 
     @property
     def guided(self) -> list[str]:
@@ -223,6 +231,7 @@ def compare(session: DemoSession, prompt: str, seed: float, randomize: bool, ste
     prompt, steps, guidance = validate(prompt, steps, guidance)
     seed = random.randint(0, MAX_SEED) if check_flag(randomize, "Randomise seed") else check_seed(seed)
     plan = session.planner.plan(prompt) if check_flag(rewrite, "Rewrite") else None
+    session.remember(prompt, plan)
     shown = plan_text(plan) if plan is not None else "Rewriting is off: every model gets the prompt as typed."
     outputs: list[tuple[Image.Image | None, str]] = [(None, label(g)) for g in session.generators.values()]
     layout: list[Image.Image | None] = [None]
@@ -305,3 +314,21 @@ def generate_one(session: DemoSession, model: str, prompt: str, seed: float, ste
     generator, text = _one_model(session, model, prompt, rewrite)
     yield gr.skip()  # before any work starts: see _STARTED
     yield (yield from _one_image(generator, model, text, seed, steps, guidance, sampler))
+
+
+def judged(session: DemoSession, prompt: str, seed: float, rewrite: bool, *images):
+    """The world's rendering of the caption compare's images were made from, then the judge's verdict line on
+    each image shown (one per generator, None where there is none): [tile, *lines]."""
+    prompt, seed = check_prompt(prompt), check_seed(seed)
+    rewrite = check_flag(rewrite, "Rewrite")
+    key = (prompt, rewrite)
+    plan = session.plans[key] if key in session.plans else session.planner.plan(prompt) if rewrite else None
+    caption = world_caption(prompt, plan)
+    truth = world_tile(caption, seed)
+    lines = []
+    for generator, image in zip(session.generators.values(), images):
+        size = generator.info.resolution
+        if image is not None and image.size == (DISPLAY, DISPLAY) and size < DISPLAY:
+            image = image.convert("RGB").resize((size, size), Image.NEAREST)  # undo for_display exactly
+        lines.append(verdict_line(verdict(caption, image)) if image is not None else "")
+    return [None if truth is None else for_display(truth), *lines]

@@ -1,5 +1,6 @@
 """Assemble the Hugging Face Space folder: spaces_config/{app.py,README.md,requirements.txt} at its root,
-the packages world/, models/ (shipped weights and manifests, no training state), evaluation/ and demo/.
+the packages world/, models/ (shipped weights and manifests, no training state), evaluation/ and demo/ (with
+demo/precomputed/, the run the Evaluation tab shows on a first visit).
 
     python scripts/build_space.py OUT        # then: hf upload YOUR-NAME/genbench OUT . --repo-type space
 """
@@ -23,6 +24,8 @@ def build_space(out: pathlib.Path) -> list[str]:
         shutil.copy2(ROOT / "spaces_config" / name, out / name)
     for package in PACKAGES:
         shutil.copytree(ROOT / package, out / package, ignore=SKIP)
+    if not (out / "demo" / "precomputed" / "quick" / "metrics.json").is_file():
+        raise SystemExit("error: demo/precomputed/quick is missing: the Space would open on an empty Evaluation tab")
     return sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
 
 

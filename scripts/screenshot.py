@@ -1,6 +1,11 @@
-"""Screenshot of the demo for the README: headless Debian chromium (playwright, no browser download).
+"""Screenshots of the demo for the README: headless Debian chromium (playwright, no browser download).
 
-    python scripts/screenshot.py [--out docs/demo.png] [--prompt "..."]
+    python scripts/screenshot.py [--out docs/demo.png] [--prompt "..."]                       # the Compare tab
+    python scripts/screenshot.py --tab arena --arena-db VOTES [--out docs/arena.png] [--prompt "..."]
+
+--tab arena saves two pictures: the leaderboard of VOTES as the page opens (OUT with -leaderboard before the
+suffix), then a battle on the prompt, voted on with --vote, the names revealed (OUT). The vote is written to
+VOTES: give a copy to keep the original as it was.
 """
 from __future__ import annotations
 
@@ -11,32 +16,67 @@ CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
+def compare(page, args) -> None:
+    from models.registry import available
+
+    page.fill("#prompt textarea", args.prompt)
+    page.click("#generate")
+    page.wait_for_function(f"() => document.querySelectorAll('.generator-output img').length === "
+                           f"{len(available())}", timeout=300_000)
+    page.wait_for_function("() => [...document.querySelectorAll('.generator-output')]"
+                           ".every(e => /\\d+\\.\\d\\d s/.test(e.innerText))", timeout=300_000)
+    page.wait_for_function(f"() => [...document.querySelectorAll('.block.verdict')].filter(e => /[✓✗]/.test("
+                           f"e.innerText)).length === {len(available())}", timeout=300_000)
+    page.screenshot(path=args.out, full_page=True)
+
+
+def arena(page, args) -> None:
+    out = pathlib.Path(args.out)
+    page.get_by_role("tab", name="Arena").click()
+    page.wait_for_selector("#arena-board", state="visible")
+    page.locator("#arena-board").screenshot(path=out.with_name(f"{out.stem}-leaderboard{out.suffix}"))
+    page.fill("#arena-prompt textarea", args.prompt)
+    page.click("#arena-battle")
+    page.wait_for_function(f"() => !document.querySelector('#arena-vote-{args.vote}').disabled", timeout=300_000)
+    page.click(f"#arena-vote-{args.vote}")
+    page.wait_for_function("() => document.querySelector('#arena-reveal').innerText.includes('A was')",
+                           timeout=300_000)
+    page.locator("#arena-play").screenshot(path=str(out))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", default="docs/demo.png")
-    parser.add_argument("--prompt", default="draw a crimson ball up in the left corner")
+    parser.add_argument("--tab", choices=("compare", "arena"), default="compare")
+    parser.add_argument("--out", default=None, help="default docs/demo.png, or docs/arena.png with --tab arena")
+    parser.add_argument("--prompt", default=None, help="default: a free-text prompt (compare), a pair (arena)")
+    parser.add_argument("--arena-db", default=None, help="the votes database the demo serves (--tab arena)")
+    parser.add_argument("--vote", choices=("A", "B", "tie", "both_bad"), default="A", help="the vote (--tab arena)")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the arena's draw of two generators (default 0)")
     args = parser.parse_args()
+    arena_tab = args.tab == "arena"
+    args.out = args.out or ("docs/arena.png" if arena_tab else "docs/demo.png")
+    args.prompt = args.prompt or ("a green triangle to the left of a yellow circle" if arena_tab
+                                  else "draw a crimson ball up in the left corner")
+    if arena_tab and args.arena_db is None:
+        parser.error("--tab arena needs --arena-db")
+
+    import random
 
     from playwright.sync_api import sync_playwright
 
     from demo.app import build
-    from models.registry import available
 
-    app = build()
+    random.seed(args.seed)  # the same two generators each time, for a picture that can be remade
+
+    app = build(arena_db=args.arena_db)
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.goto(app.local_url)
-            page.fill("#prompt textarea", args.prompt)
-            page.click("#generate")
-            page.wait_for_function(f"() => document.querySelectorAll('.generator-output img').length === "
-                                   f"{len(available())}", timeout=300_000)
-            page.wait_for_function("() => [...document.querySelectorAll('.generator-output')]"
-                                   ".every(e => /\\d+\\.\\d\\d s/.test(e.innerText))", timeout=300_000)
             pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=args.out, full_page=True)
+            (arena if arena_tab else compare)(page, args)
             browser.close()
     finally:
         app.close()

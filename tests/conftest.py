@@ -1,6 +1,9 @@
 """Tiny real components, built once per session: a 2-level U-Net and an untrained tiny text encoder."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
 
@@ -8,6 +11,9 @@ from models.diffusion.unet import PRESETS, build_unet, unet_denoiser
 from models.diffusion.schedule import NoiseSchedule
 from models.diffusion.generator import DiffusionGenerator, diffusion_info
 from models.text.encoder import TextEncoder, TextEncoderConfig
+
+# the demo writes votes and its own evaluation runs under $GENBENCH_DATA: tests keep them out of the home folder
+os.environ.setdefault("GENBENCH_DATA", tempfile.mkdtemp(prefix="genbench-test-data-"))
 
 TINY_TEXT = TextEncoderConfig(embed_dim=16, context_length=24, text_width=16, text_heads=2, text_layers=1,
                               vision_width=16, vision_layers=1, vision_head_width=8)

@@ -51,4 +51,4 @@ def test_zero_gpu_decorator_wraps_every_function_that_generates():
 
     decorated = []
     build(["ddpm"], gpu=lambda fn: decorated.append(fn.__name__) or fn)
-    assert sorted(decorated) == ["compare", "generate_one", "sweep"]
+    assert sorted(decorated) == ["arena_battle", "compare", "generate_one", "sweep"]
