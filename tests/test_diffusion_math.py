@@ -131,3 +131,40 @@ def test_v_objective_is_zero_for_the_true_v_and_ddim_lands_on_its_x0():
     images = sample(oracle_v(x0, V_SCHEDULE), states[:1], pooled[:1], states[:1], pooled[:1], (3, 8, 8),
                     [torch.Generator().manual_seed(2)], V_SCHEDULE, steps=20, guidance=3.0, sampler="ddim")
     assert (images - x0).abs().max() < 0.05 and x0.abs().max() > 0.9
+
+
+def cosine_alpha_bar(t: torch.Tensor, s: float = 0.008) -> torch.Tensor:
+    """Nichol & Dhariwal (2021): f(t) = cos^2(((t / T + s) / (1 + s)) pi / 2), at t / T."""
+    return torch.cos((t + s) / (1 + s) * torch.pi / 2) ** 2
+
+
+def test_the_cosine_schedule_is_nichol_and_dhariwals_formula():
+    abar = NoiseSchedule("cosine").alphas_cumprod().double()  # [T]
+    T = len(abar)
+    # index t is the state after step t + 1: abar_t = f((t + 1) / T) / f(0), betas capped at 0.999 near t = T
+    expected = cosine_alpha_bar(torch.arange(1, T + 1, dtype=torch.float64) / T) / cosine_alpha_bar(torch.tensor(0.0))
+    assert torch.allclose(abar[:990], expected[:990], rtol=1e-4, atol=1e-6)
+    assert abar[0] == pytest.approx(0.99996, abs=1e-5) and abar[499] == pytest.approx(0.4938, abs=1e-4)  # cos^2(0.7916) / cos^2(0.0125)
+
+
+def test_zero_terminal_snr_rescales_sqrt_abar_linearly_to_zero_at_t():
+    plain = NoiseSchedule("cosine").alphas_cumprod().double().sqrt()
+    rescaled = V_SCHEDULE.alphas_cumprod().double().sqrt()
+    # Lin et al. (2024), Algorithm 1: shift so the last is 0, scale so the first is unchanged
+    expected = (plain - plain[-1]) * plain[0] / (plain[0] - plain[-1])
+    assert torch.allclose(rescaled, expected, atol=1e-5) and rescaled[-1] == 0
+
+
+def test_q_sample_is_the_closed_form_at_given_noise():
+    abar = NoiseSchedule("cosine").alphas_cumprod()
+    x0 = torch.tensor([[[[0.5, -1.0]]], [[[0.25, 1.0]]]])  # [2, 1, 1, 2]
+    noise = torch.tensor([[[[1.0, 2.0]]], [[[-1.0, 0.5]]]])
+    t = torch.tensor([0, 499])
+    x_t = q_sample(x0, t, noise, abar)
+    for i, step in enumerate(t.tolist()):
+        a = float(cosine_alpha_bar(torch.tensor((step + 1) / 1000.0)) / cosine_alpha_bar(torch.tensor(0.0)))
+        assert torch.allclose(x_t[i], a ** 0.5 * x0[i] + (1 - a) ** 0.5 * noise[i], atol=1e-4)
+    # the v target the loss uses for v-prediction: v = sqrt(abar) eps - sqrt(1 - abar) x_0
+    v = V_SCHEDULE.scheduler("ddpm").get_velocity(x0, noise, t)
+    a = V_SCHEDULE.alphas_cumprod()[t].view(-1, 1, 1, 1)
+    assert torch.allclose(v, a.sqrt() * noise - (1 - a).sqrt() * x0, atol=1e-6)

@@ -111,6 +111,30 @@ def test_random_local_lm_gibberish_falls_back_to_the_rules(tiny_lm):
     assert not outside.understood and "dog" in outside.reason
 
 
+def test_a_crashing_local_lm_surfaces_instead_of_falling_back(tiny_lm, monkeypatch):
+    planner = make_planner(f"lm:{tiny_lm}")
+
+    def crash(**kwargs):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    monkeypatch.setattr(planner.model, "generate", crash)
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        planner.plan("two little blue boxes")  # a broken model is a bug to see, not a silent rules answer
+
+
+def test_a_chat_planner_bug_surfaces_but_a_dead_endpoint_falls_back(monkeypatch):
+    planner = ChatPlanner("http://127.0.0.1:9/v1", timeout=2)
+    monkeypatch.setattr("models.text.planner_llm.content_of", lambda raw: {}["choices"])  # a bug in our code
+    monkeypatch.setattr("models.text.planner_llm.read_capped", lambda response, deadline: b"{}")
+    monkeypatch.setattr("models.text.planner_llm.opener", lambda sockets: type("Opener", (), {
+        "open": lambda self, request, timeout: __import__("contextlib").nullcontext(None)})())
+    with pytest.raises(KeyError):
+        planner.plan("a blue box")
+    monkeypatch.undo()
+    plan = ChatPlanner("http://127.0.0.1:9/v1", timeout=2).plan("a blue box")  # connection refused: an OSError
+    assert plan.caption == "a blue square" and "failed (URLError" in plan.notes[0]
+
+
 # ---------------------------------------------------------------- a local chat-completions server
 class ChatServer:
     """Speaks POST /v1/chat/completions; answers with whatever `reply` holds, records each request."""

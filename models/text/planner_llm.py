@@ -7,6 +7,7 @@ turn a drawable request into a refusal or an undrawable one into a random pictur
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import pathlib
@@ -69,6 +70,9 @@ def one_line(text: str, limit: int = 80) -> str:
 
 class _LLMPlanner:
     name = "llm"
+    # what a call may fail with and still fall back to the rules (beyond PlannerCallError): nothing for a local
+    # model, whose crash is a bug to see; network and HTTP errors for an endpoint
+    call_failures: tuple[type[BaseException], ...] = ()
 
     def __init__(self) -> None:
         self.rules = RulePlanner()
@@ -85,7 +89,7 @@ class _LLMPlanner:
                 raise PlannerCallError(f"the answer is {type(answer).__name__}, not text")
         except PlannerCallError as error:
             return self._fall_back(text, f"{self.name} failed ({one_line(error, 200)})")
-        except Exception as error:  # a dead endpoint or a broken model must not take the app down
+        except self.call_failures as error:  # a dead endpoint; anything else is a bug, and surfaces
             return self._fall_back(text, f"{self.name} failed ({type(error).__name__}: {one_line(error)})")
         answer = answer[:MAX_ANSWER_CHARS]
         caption = caption_in(answer)
@@ -242,6 +246,8 @@ class ChatPlanner(_LLMPlanner):
     any, comes from $OPENAI_API_KEY; MODEL defaults to $GENBENCH_PLANNER_MODEL, else "gpt-4o-mini".
     `timeout` bounds the whole call (connect, headers and body); redirects are never followed.
     """
+
+    call_failures = (OSError, http.client.HTTPException)  # URLError, HTTPError, timeouts, resets, bad status lines
 
     def __init__(self, spec: str, timeout: float = 20.0) -> None:
         super().__init__()
