@@ -1,5 +1,8 @@
 """The demo app served for real and called through gradio_client, as a script user would."""
+import functools
 import re
+import threading
+import time
 
 import pytest
 from gradio_client import Client
@@ -43,11 +46,14 @@ def test_planner_rewrites_free_text_and_the_switch_turns_it_off(client):
     assert "as typed" in plan and image["value"] is not None
 
 
-def test_compare_streams_previews_before_the_final_image(client):
+def test_compare_streams_previews_before_the_final_image(client, monkeypatch):
+    # no preview throttle, so the count follows on_step (one preview per denoising step), not the host's speed
+    monkeypatch.setattr(handlers, "stream", functools.partial(handlers.stream, every=0.0))
     job = client.submit("a large red circle in the center", 2, False, 25, 3.0, "ddim", True, api_name="/compare")
     final = job.result()
-    updates = job.outputs()
-    assert len(updates) >= 3  # previews while denoising, then the final image
+    updates = [u for u in job.outputs() if not isinstance(u[0], dict)]  # not a pulse (gr.skip) on a slow step
+    shown = [u for u in updates if u[2]["value"] is not None]
+    assert len(shown) == 25 + 2  # a preview per step, the finished image, then that image with its latency
     assert final[2]["value"] is not None and re.search(r"· \d+\.\d\d s$", final[2]["label"])  # its latency
 
 
@@ -71,20 +77,38 @@ def test_two_users_at_once_get_their_own_results(client):
     assert [job.result()[0] for job in jobs] == [11, 12]
 
 
-def test_a_full_queue_answers_busy_instead_of_hanging():
-    app = build(["ddpm"], queue_size=1)
+def test_a_full_queue_answers_busy_instead_of_hanging(session, tiny_generator):
+    busy, release = threading.Event(), threading.Event()
+
+    class Held:  # holds the running request until the queue has answered, however fast the host generates
+        info = tiny_generator.info
+
+        def generate(self, *args, **kwargs):
+            busy.set()
+            assert release.wait(timeout=120)
+            return tiny_generator.generate(*args, **kwargs)
+
+    app = build(session=DemoSession({"tiny": Held()}, session.planner), queue_size=1)
     app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
     try:
         client = Client(app.local_url, verbose=False)
-        jobs = [client.submit("a red circle", i, False, 40, 3.0, "ddim", True, api_name="/compare") for i in range(4)]
+        running = client.submit("a red circle", 0, False, 2, 3.0, "ddim", True, api_name="/compare")
+        assert busy.wait(timeout=120)  # it is out of the queue, generating
+        jobs = [client.submit("a red circle", i, False, 2, 3.0, "ddim", True, api_name="/compare") for i in (1, 2, 3)]
+        deadline = time.monotonic() + 120  # a condition waited on, not a clock the test depends on
+        while sum(job.done() for job in jobs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # one waits in the queue of 1; the other two must have been refused already
+        release.set()
         errors = []
         for job in jobs:
             try:
                 job.result(timeout=120)
             except Exception as error:  # the queue's refusal
                 errors.append(str(error))
-        assert errors and all("full" in e.lower() or "busy" in e.lower() for e in errors), errors
+        assert len(errors) == 2 and all("full" in e.lower() or "busy" in e.lower() for e in errors), errors
+        assert running.result(timeout=120)[0] == 0
     finally:
+        release.set()
         app.close()
 
 
@@ -172,8 +196,6 @@ def test_validation_uses_the_contract_limits_not_the_sliders(session):
 
 def test_generating_handlers_start_no_work_before_their_first_update(session, tiny_generator):
     """Gradio keeps a generator to close on cancel only after its first update: no work may start before it."""
-    import time
-
     calls = []
 
     class Spy:
@@ -183,36 +205,46 @@ def test_generating_handlers_start_no_work_before_their_first_update(session, ti
             calls.append(1)
             return tiny_generator.generate(*args, **kwargs)
 
+    def workers():
+        return {t for t in threading.enumerate() if t.name == "genbench-generate"}
+
     spy = DemoSession({"tiny": Spy()}, session.planner)
     for updates in (handlers.compare(spy, "a red circle", 0, False, 2, 3.0, "ddim", True),
                     handlers.sweep(spy, "tiny", "a red circle", 0, 2, "1", "ddim", True),
                     handlers.generate_one(spy, "tiny", "a red circle", 0, 2, 3.0, "ddim", True)):
+        before = workers()
         next(updates)
-        time.sleep(0.1)
-        assert calls == []
+        # no sleep: a worker started before the first update is alive once start() returns, so it would show here
+        assert calls == [] and workers() <= before
         updates.close()
 
 
 def test_stream_pulses_while_nothing_shows_and_stops_its_worker_when_closed():
-    import time
-
-    taken = []
+    taken, raised = [], []
+    stepped, resume, ended = threading.Event(), threading.Event(), threading.Event()
 
     class Quiet:  # like a hub pipeline: progress, but no preview of the image being made
         def generate(self, prompts, seed, steps=None, guidance_scale=None, sampler=None, on_step=None):
-            for step in range(100):
-                time.sleep(0.02)
-                on_step(step + 1, 100, [])
-                taken.append(step)
-            return [Image.new("RGB", (32, 32))]
+            try:
+                for step in range(100):
+                    on_step(step + 1, 100, [])
+                    taken.append(step)
+                    stepped.set()
+                    assert resume.wait(timeout=60)  # each step after the first waits for the test, not a clock
+                return [Image.new("RGB", (32, 32))]
+            except BaseException as error:
+                raised.append(error)
+                raise
+            finally:
+                ended.set()
 
     updates = handlers.stream(Quiet(), "x", 0, 100, 3.0, None, pulse=0.1)
-    assert next(updates) is None  # a pulse: the caller gets control back, and can be closed
+    assert next(updates) is None  # a pulse: the worker is held mid-run, the caller gets control back to close it
+    assert stepped.wait(timeout=60)
     updates.close()  # what a cancelled request does
-    time.sleep(0.1)
-    stopped = len(taken)
-    time.sleep(0.3)
-    assert len(taken) == stopped < 20
+    resume.set()  # let the worker run on: its next step must stop it
+    assert ended.wait(timeout=60)
+    assert taken == [0] and [type(e) for e in raised] == [handlers.Cancelled]
 
 
 def test_sweep_handler_one_image_per_scale_and_its_errors(session):

@@ -257,22 +257,35 @@ def _command(out, model) -> list[str]:
 
 
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_sd, evaluator_clip):
-    env = {**os.environ, features.EVALUATOR_CLIP_ENV: str(evaluator_clip), "OMP_NUM_THREADS": "1"}
-    subprocess.run(_command(tmp_path / "whole", tiny_sd), env=env, check=True, cwd=REPO, capture_output=True)
+    import blocking_model  # tests/blocking_model.py: the tiny pipeline, which can hold a run until it is killed
+
+    def command(out) -> list[str]:
+        command = _command(out, tiny_sd)
+        command[command.index("--models") + 1] = "blocking_model:tiny_sd"
+        return command
+
+    env = {**os.environ, features.EVALUATOR_CLIP_ENV: str(evaluator_clip), "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), *filter(None, [os.environ.get("PYTHONPATH")])]),
+           blocking_model.HUB: str(tiny_sd)}
+    subprocess.run(command(tmp_path / "whole"), env=env, check=True, cwd=REPO, capture_output=True)
     killed = tmp_path / "killed"
-    process = subprocess.Popen(_command(killed, tiny_sd), env=env, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and process.poll() is None:
+    # the first batch (8 images: one guidance scale) is written, then the run blocks: it cannot end before the kill
+    process = subprocess.Popen(command(killed), env={**env, blocking_model.BLOCK_AFTER: "8"}, cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600  # only against a hang: the loop ends on the rows, not on a clock
         rows = killed / "rows.jsonl"
-        if rows.is_file() and len(rows.read_text().splitlines()) >= 5:
-            break
-        time.sleep(0.02)
-    assert process.poll() is None, "the run ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+        while process.poll() is None and time.monotonic() < deadline:
+            if rows.is_file() and len(rows.read_text().splitlines()) >= 5:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, f"the run ended (status {process.returncode}) though it blocks after 8 images"
+        assert len(rows.read_text().splitlines()) >= 5, "no 5 rows within 10 minutes"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
     assert not (killed / "report.md").exists()
-    subprocess.run(_command(killed, tiny_sd), env=env, check=True, cwd=REPO, capture_output=True)
+    subprocess.run(command(killed), env=env, check=True, cwd=REPO, capture_output=True)
     assert _table(killed) == _table(tmp_path / "whole")
     assert len(_table(killed)) == 16
     assert _metrics(killed) == _metrics(tmp_path / "whole")
