@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import pathlib
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
 
-REPO = pathlib.Path(__file__).resolve().parents[1]
+from demo_process import launch_demo, stop  # scripts/demo_process.py: this folder is on the path
+
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,32 +36,10 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch(args: argparse.Namespace, log) -> tuple[subprocess.Popen, str]:
-    """`python -m demo --arena-db ...` on a free port, queue sized for every voter; (process, url) once it answers."""
-    import httpx
-
-    port = free_port()
-    command = [sys.executable, "-m", "demo", "--port", str(port), "--arena-db", args.arena_db,
-               "--queue-size", str(max(16, 2 * args.voters))] + (["--models", args.models] if args.models else [])
-    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"error: the demo exited with status {process.returncode}; see {log.name}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise SystemExit(f"error: the demo did not answer within 300 s; see {log.name}")
+def launch(args: argparse.Namespace, log):
+    """The demo with the votes database, queue sized for every voter; (process, url) once it answers."""
+    options = ["--arena-db", args.arena_db, "--queue-size", str(max(16, 2 * args.voters))]
+    return launch_demo(options + (["--models", args.models] if args.models else []), log)
 
 
 def judge_vote_of(prompt: str, file_a: str, file_b: str) -> str:
@@ -140,8 +116,7 @@ def main() -> None:
         table = Client(url, verbose=False).predict(api_name="/leaderboard")
     finally:
         if process is not None:
-            process.terminate()
-            process.wait(30)
+            stop(process)
     after = rows(args.arena_db)
     print(f"{args.votes} votes by {args.voters} voter(s) in {seconds:.0f} s: {tally}")
     if after is not None:

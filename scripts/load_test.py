@@ -21,14 +21,13 @@ import argparse
 import collections
 import pathlib
 import random
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
+from demo_process import launch_demo, stop  # scripts/demo_process.py: this folder is on the path
+
 PROMPTS = ["a large red circle in the center", "a small blue square in the top left", "three cyan crosses",
            "a green triangle to the left of a yellow circle", "a purple triangle", "two orange squares",
            "draw a crimson ball up in the left corner", "put a green plus under an orange triangle"]
@@ -67,41 +66,10 @@ def check(args: argparse.Namespace) -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def launch(args: argparse.Namespace, log) -> tuple[subprocess.Popen, str]:
-    """`python -m demo` on a free port; (process, url) once it answers, a SystemExit if it never does."""
-    import httpx
-
-    port = free_port()
-    command = [sys.executable, "-m", "demo", "--port", str(port), "--device", "cpu",
-               "--queue-size", str(args.queue_size)] + (["--models", args.models] if args.models else [])
-    process = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-    url, deadline = f"http://127.0.0.1:{port}/", time.monotonic() + args.startup
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"error: the demo exited with status {process.returncode} before serving; see {log.name}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    stop(process)
-    raise SystemExit(f"error: the demo did not answer within {args.startup:g} s; see {log.name}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def launch(args: argparse.Namespace, log):
+    """The demo on CPU with the asked queue; (process, url) once it answers."""
+    options = ["--device", "cpu", "--queue-size", str(args.queue_size)]
+    return launch_demo(options + (["--models", args.models] if args.models else []), log, args.startup)
 
 
 def rss_bytes(pid: int) -> int | None:
