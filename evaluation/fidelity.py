@@ -14,6 +14,7 @@ a generator within one prompt, and how often the judge passes the run's own refe
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import pathlib
 from collections import defaultdict
@@ -64,6 +65,22 @@ def _layout(image: Image.Image) -> tuple:
     return tuple(sorted((d.size, d.cell) for d in detect(image)))
 
 
+# every setting of a run shares one set of references (same targets, same seeds): render and read each once
+@functools.lru_cache(maxsize=4096)
+def _reference_layout(target: str, seed: int) -> tuple:
+    from world.references import reference_image
+
+    return _layout(reference_image(target, seed))
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference_verdict(target: str, seed: int) -> dict:
+    from world.accuracy import judge
+    from world.references import reference_image
+
+    return judge(target, reference_image(target, seed))
+
+
 def _share_differing(signatures: list[tuple], groups: dict[int, list[int]]) -> float | None:
     pairs = [(i, j) for indices in groups.values() for i, j in itertools.combinations(indices, 2)]
     return None if not pairs else float(np.mean([signatures[i] != signatures[j] for i, j in pairs]))
@@ -79,8 +96,6 @@ def _spread(features: np.ndarray, groups: dict[int, list[int]]) -> float | None:
 def diversity(root: pathlib.Path, members: list[dict], features: dict[str, tuple[np.ndarray, np.ndarray | None]]) -> dict | None:
     """Within-prompt diversity of a group and of its references; None when no prompt has two samples.
     `features`: kind -> (generated [N, D], references [N, D] or None), rows in the order of members."""
-    from world.references import reference_image
-
     groups = _by_prompt(members)
     if all(len(idx) < 2 for idx in groups.values()):
         return None
@@ -91,7 +106,7 @@ def diversity(root: pathlib.Path, members: list[dict], features: dict[str, tuple
               "spread_reference": {kind: _spread(real, groups) for kind, (_, real) in features.items()
                                    if real is not None and len(real) == len(members)}}
     if world:
-        references = [_layout(reference_image(r["target"], r["seed"])) for r in members]
+        references = [_reference_layout(r["target"], r["seed"]) for r in members]
         result["layouts_differ_reference"] = _share_differing(references, groups)
     return result
 
@@ -99,13 +114,10 @@ def diversity(root: pathlib.Path, members: list[dict], features: dict[str, tuple
 def judge_on_references(members: list[dict]) -> dict | None:
     """The judge on the rendered reference of every row with a world target: the share it passes, and the
     first failures with the judge's reason; None when no row has a target."""
-    from world.accuracy import judge
-    from world.references import reference_image
-
     targets = sorted({(r["target"], r["seed"]) for r in members if r["target"] is not None})
     if not targets:
         return None
-    verdicts = [(target, seed, judge(target, reference_image(target, seed))) for target, seed in targets]
+    verdicts = [(target, seed, _reference_verdict(target, seed)) for target, seed in targets]
     failures = [[target, seed, v["reason"]] for target, seed, v in verdicts if not v["full"]]
     return {"n": len(verdicts), "correct": float(np.mean([v["full"] for _, _, v in verdicts])),
             "failures": failures[:FAILURES_KEPT]}

@@ -16,6 +16,7 @@ column A and that of column B form a pair, and differences are judged pair by pa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections import defaultdict
@@ -88,6 +89,15 @@ def bootstrap_by_prompt(differences: np.ndarray, prompts: np.ndarray, seed: int 
 EXACT_UP_TO = 5000  # pairs: below, the exact test's power is computed; above, Connor's approximation is close
 
 
+@functools.lru_cache(maxsize=4)
+def _critical_counts(alpha: float) -> np.ndarray:
+    """[D] for D = 0..EXACT_UP_TO discordant pairs: the exact two-sided test at 1/2 rejects x <= c or x >= D - c,
+    c the largest count with 2 cdf(c) < alpha (-1: never). The same for every pair of a report: computed once."""
+    critical = stats.binom.ppf(alpha / 2, np.arange(EXACT_UP_TO + 1), 0.5) - 1  # [D]
+    critical.setflags(write=False)
+    return critical
+
+
 def mcnemar_pairs_needed(only_a: int, only_b: int, pairs: int, alpha: float = ALPHA, power: float = POWER) -> float | None:
     """Pairs McNemar's exact test needs for `power` at the observed discordant rates: the n where its exact
     power reaches it, found by bisection around Connor's (1987) normal approximation
@@ -100,9 +110,7 @@ def mcnemar_pairs_needed(only_a: int, only_b: int, pairs: int, alpha: float = AL
     connor = (z_alpha * math.sqrt(psi) + z_power * math.sqrt(max(psi - delta ** 2, 0.0))) ** 2 / delta ** 2
     if connor > EXACT_UP_TO:
         return connor
-    discordant = np.arange(EXACT_UP_TO + 1)  # [D]
-    # the exact two-sided test at 1/2 rejects x <= c or x >= D - c, c the largest count with 2 cdf(c) < alpha
-    critical = stats.binom.ppf(alpha / 2, discordant, 0.5) - 1  # [D]
+    discordant, critical = np.arange(EXACT_UP_TO + 1), _critical_counts(alpha)  # [D], [D]
     q = max(only_a, only_b) / (only_a + only_b)  # the larger side's share of the discordant pairs
     rejected = np.where(critical >= 0, stats.binom.cdf(critical, discordant, q)
                         + stats.binom.sf(discordant - critical - 1, discordant, q), 0.0)  # [D]: P(reject | D)
