@@ -2,7 +2,6 @@
 brute-force references and torch-fidelity, `python -m evaluation cmmd`, and the new metrics in a run's records."""
 from __future__ import annotations
 
-import itertools
 import json
 
 import numpy as np
@@ -10,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluation import cmmd, features, fidelity, metrics
+from evaluation import cmmd, fidelity, metrics
 from evaluation.__main__ import main as evaluation_main
 from run_builder import blank, finish_run, make_run, right, wrong_color
 
@@ -76,15 +75,6 @@ def test_within_prompt_diversity_counts_pairs_with_other_layouts(tmp_path):
     found = fidelity.diversity(tmp_path, members, {"world": (feats, None)})
     assert found["layouts_differ"] == 0.5 and found["layouts_differ_reference"] is None
     assert found["spread"] == {"world": pytest.approx(2.5)}  # distances 0 and 5, averaged over the prompts
-
-
-@pytest.fixture(scope="module")
-def evaluator_clip(tmp_path_factory, tiny_text_encoder):
-    folder = tmp_path_factory.mktemp("clip")
-    tiny_text_encoder.save_pretrained(folder)  # a tiny stand-in for the world's evaluator CLIP
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(features.EVALUATOR_CLIP_ENV, str(folder))
-        yield folder
 
 
 def test_cmmd_command_on_folders(tmp_path, evaluator_clip, capsys):

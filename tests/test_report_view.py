@@ -4,25 +4,11 @@ suit one guidance scale with legends outside the axes, FID's sample count, and t
 prompts outside the world."""
 from __future__ import annotations
 
-import pathlib
 
 import pytest
 
-from evaluation import features, report_plots
+from evaluation import report_plots
 from run_builder import blank, finish_run, make_run, right, wrong_color
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="module")
-def evaluator_clip(tmp_path_factory, tiny_text_encoder):
-    folder = tmp_path_factory.mktemp("clip")
-    tiny_text_encoder.save_pretrained(folder)  # a tiny stand-in for the world's evaluator CLIP
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(features.EVALUATOR_CLIP_ENV, str(folder))
-        yield folder
-
 
 @pytest.fixture(scope="module")
 def world_run(tmp_path_factory, evaluator_clip):
@@ -33,22 +19,14 @@ def world_run(tmp_path_factory, evaluator_clip):
     return root
 
 
-def test_report_in_a_browser_shows_verdicts_reasons_borders_and_marked_cells(world_run, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1300, "height": 900})
-            page.goto((world_run / "report.html").as_uri())
-            cells = page.eval_on_selector_all(".grid td.cell", "cells => cells.map(c => ({"
-                                              "title: c.querySelector('img').title, alt: c.querySelector('img').alt, "
-                                              "mark: c.querySelector('.mark').innerText, "
-                                              "border: parseFloat(getComputedStyle(c).borderTopWidth)}))")
-            significant = page.eval_on_selector_all(".matrix td.sig", "cells => cells.map(c => c.innerText)")
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+def test_report_in_a_browser_shows_verdicts_reasons_borders_and_marked_cells(world_run, tmp_path, page):
+    page.goto((world_run / "report.html").as_uri())
+    cells = page.eval_on_selector_all(".grid td.cell", "cells => cells.map(c => ({"
+                                      "title: c.querySelector('img').title, alt: c.querySelector('img').alt, "
+                                      "mark: c.querySelector('.mark').innerText, "
+                                      "border: parseFloat(getComputedStyle(c).borderTopWidth)}))")
+    significant = page.eval_on_selector_all(".matrix td.sig", "cells => cells.map(c => c.innerText)")
+    page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert len(cells) == 6 * 4  # 6 prompts x (reference, bad, good, none)
     assert all(c["border"] >= 1 and c["title"] == c["alt"] for c in cells)
     columns = [c["title"].split(":")[0] for c in cells]
