@@ -4,44 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
 from evaluation import arena, score_images
 from evaluation import cmmd, compare_cli, judge_audit
-
-
-def _floats(text: str) -> list[float]:
-    from models.contract import MAX_GUIDANCE
-
-    try:
-        values = [float(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
-    if not values or any(not math.isfinite(v) or not 0 <= v <= MAX_GUIDANCE for v in values):
-        raise argparse.ArgumentTypeError(f"guidance scales must be finite numbers from 0 to {MAX_GUIDANCE:g}, "
-                                         f"got {text!r}")
-    return list(dict.fromkeys(v + 0.0 for v in values))  # 3,3 is one scale; + 0.0 makes -0 plain 0
-
-
-def _step(text: str) -> int:
-    """One number of sampling steps, within the request limit of models.contract."""
-    values = _ints(text)
-    if len(values) != 1:
-        raise argparse.ArgumentTypeError(f"expected one number of steps, got {text!r}")
-    return values[0]
-
-
-def _device(spec: str) -> str:
-    """models.devices.resolve_device, or a one-line error with exit status 2."""
-    from models.devices import resolve_device
-
-    try:
-        return resolve_device(spec)
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2)
+from evaluation.arguments import (batch_size as _batch_size, device as _device, floats as _floats,
+                                 ints as _ints, layouts as _layouts, names as _names, step as _step,
+                                 truncations as _truncations)
 
 
 def cmd_accuracy(args: argparse.Namespace) -> None:
@@ -88,41 +58,6 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
                   f"  ({rows[-1]['seconds']} s)", flush=True)
 
 
-def _batch_size(text: str) -> int:
-    from models.contract import GenerationError, check_batch_size
-
-    try:
-        return check_batch_size(text)
-    except GenerationError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def _ints(text: str) -> list[int]:
-    from models.contract import MAX_STEPS
-
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or any(not 1 <= v <= MAX_STEPS for v in values):
-        raise argparse.ArgumentTypeError(f"steps must be integers from 1 to {MAX_STEPS}, got {text!r}")
-    return list(dict.fromkeys(values))  # 50,50 is one setting, made once
-
-
-def _layouts(text: str) -> list[str]:
-    values = _names(text)
-    if any(v not in ("planner", "none") for v in values):
-        raise argparse.ArgumentTypeError(f"layout sources are planner and none, got {text!r}")
-    return list(dict.fromkeys(values))
-
-
-def _names(text: str) -> list[str]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if not values:
-        raise argparse.ArgumentTypeError("expected at least one name")
-    return values
-
-
 def _fail(error: BaseException) -> None:
     raise SystemExit(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
 
@@ -142,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> None:
                          steps=args.steps, samplers=args.samplers, n=args.n, seed=args.seed, device=args.device,
                          features=args.features, inception_weights=args.inception_weights, clip=args.clip,
                          reference=args.reference, layout=args.layout, batch_size=args.batch_size,
-                         precision=args.precision, compile=args.compile)
+                         precision=args.precision, compile=args.compile, truncation=args.truncation)
     try:
         result = run(options)
     except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
@@ -289,6 +224,9 @@ def _add_run(sub) -> None:
     p.add_argument("--layout", type=_layouts, default=["planner"],
                    help="layout-aware models (dit-layout): planner (default), none (the caption alone, setting "
                         "names end in -nolayout), or planner,none for the ablation side by side")
+    p.add_argument("--truncation", type=_truncations, default=None, metavar="PSI,...",
+                   help="GANs: comma-separated truncation psi from 0 to 2, one setting each (names end in -psi0.5); "
+                        "the report plots accuracy and diversity against psi (default: the model's own, 1)")
     p.add_argument("--batch-size", type=_batch_size, default=None,
                    help="images computed together (default: 16 on CPU, 64 on CUDA); a fixed batch size gives "
                         "bitwise-identical images, another one equal to within 1/255 (recorded in run.json and rows)")
@@ -331,7 +269,7 @@ def _add_perf(sub) -> None:
                                    "(f) the demo's compare latency (with --sections ...,demo). Progress goes to "
                                    "stderr.")
     p.add_argument("--models", type=_names, default=None,
-                   help="default: every built-in generator on disk (ddpm, ldm, dit, dit-layout, gan)")
+                   help="default: every built-in generator on disk (ddpm, ldm, dit, dit-layout, gan, ar)")
     p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--quick", action="store_true",
                    help="10 sampling steps instead of 50 in (a) and (b), 10 instead of 20 in (c)")

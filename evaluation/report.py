@@ -5,7 +5,8 @@ score and accuracy per task with bootstrap 95 % intervals, images/s) and its not
 CMMD orders the models as FID does, the judge on its own references); paired comparisons between every two
 columns (evaluation/paired.py); fidelity and diversity; the CLIP score per category for prompts outside the
 world; the plots (evaluation/report_plots.py); accuracy and FID vs sampling steps when a run holds several step
-counts (evaluation/steps_curve.py); image grids with the judge's verdicts (evaluation/report_grids.py).
+counts (evaluation/steps_curve.py); a GAN's accuracy and diversity vs truncation psi
+(evaluation/truncation_curve.py); image grids with the judge's verdicts (evaluation/report_grids.py).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import base64
 import html
 import pathlib
 
-from evaluation import compare_cli, paired, report_grids, report_sections, steps_curve
+from evaluation import compare_cli, paired, report_grids, report_sections, steps_curve, truncation_curve
 from evaluation.report_plots import guidance_text, one_guidance, plot_accuracy, plot_fid_vs_clip, shown_model
 from models.files import atomic_write
 
@@ -173,12 +174,13 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
     if plot_accuracy(records, root / "accuracy_vs_guidance.png"):
         page.heading("Accuracy vs guidance, per task" + single.format("bars per model"))
         page.figure("Accuracy per task", root / "accuracy_vs_guidance.png")
-    steps = steps_curve.section(root, records, rows, shown_model)
-    if steps is not None:
-        page.heading(steps.title)
-        page.figure(steps.title, steps.figure)
-        page.table(steps.header, steps.body)
-        page.text(steps.sentences, bullets=True)
+    for curve in (steps_curve.section(root, records, rows, shown_model),
+                  truncation_curve.section(root, records, rows, shown_model)):
+        if curve is not None:
+            page.heading(curve.title)
+            page.figure(curve.title, curve.figure)
+            page.table(curve.header, curve.body)
+            page.text(curve.sentences, bullets=True)
     for grid in report_grids.image_grids(root, rows):
         page.heading(f"Images, {grid.title}")
         page.markdown += [f"![{grid.title}]({grid.path.name})", ""]

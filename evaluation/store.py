@@ -36,8 +36,9 @@ ROW_CHUNK = "genbench-row"
 LOCK_FILE = ".lock"
 COLUMNS = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
            "prompt", "category", "target", "clip_score", "correct", "color_shape", "latency_s", "device", "file",
-           "planned_caption", "layout", "batch_size", "reason")  # planned_caption, layout: what a layout-aware model
-# was given; reason: why the judge failed the image ("" when it passed, None when there is no world target)
+           "planned_caption", "layout", "batch_size", "reason", "truncation")  # planned_caption, layout: what a
+# layout-aware model was given; reason: why the judge failed the image ("" when it passed, None when there is
+# no world target); truncation: a GAN's psi when the run set one
 # what metrics and reports read from every row: a row without one of these is unreadable
 REQUIRED = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
             "category", "target", "clip_score", "correct", "color_shape", "latency_s", "file")

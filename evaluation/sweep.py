@@ -9,6 +9,7 @@ generated again.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import pathlib
 import time
@@ -31,11 +32,14 @@ class Setting:
     steps: int | None
     guidance: float | None  # None: the model has no guidance (GANs)
     layout: str | None = None  # layout-aware models: None = the planner's layout, "none" = the caption alone
+    truncation: float | None = None  # models that take truncation psi (GANs): None = the model's default
 
     @property
     def name(self) -> str:
+        if self.sampler is None and self.guidance is not None:  # code by code under guidance: the AR family
+            return f"tokens-g{_number(self.guidance)}"
         if self.sampler is None:
-            return "one-pass"
+            return "one-pass" + ("" if self.truncation is None else f"-psi{_number(self.truncation)}")
         scale = "unguided" if self.guidance is None else f"g{_number(self.guidance)}"
         name = f"{self.sampler}-{self.steps}steps-{scale}"
         return name + ("-nolayout" if self.layout == "none" else "")
@@ -57,12 +61,15 @@ class WorkItem:
 
 
 def settings_for(info, guidance: list[float], steps: list[int], samplers: list[str],
-                 layouts: list[str] | None = None) -> list[Setting]:
+                 layouts: list[str] | None = None, truncations: list[float] | None = None) -> list[Setting]:
     """The grid a model takes: samplers x steps x guidance for guided diffusion, samplers x steps for
-    unconditional or class diffusion without guidance, one setting for one-pass models (GANs); layout-aware
-    models (layouts given) also x layout source ("planner" | "none")."""
+    unconditional or class diffusion without guidance, one setting for one-pass models (GANs), one per
+    truncation psi when given (models that take truncation); layout-aware models (layouts given) also x
+    layout source ("planner" | "none")."""
+    if not info.samplers and info.guidance_applies:  # autoregressive: guidance, no sampler, no steps
+        return [Setting(None, None, g) for g in guidance]
     if not info.samplers:
-        return [Setting(None, None, None)]
+        return [Setting(None, None, None, truncation=psi) for psi in (truncations or [None])]
     chosen = [s for s in samplers if s in info.samplers] or [info.default_sampler]
     scales = guidance if info.guidance_applies else [None]
     sources = [None if source == "planner" else source for source in (layouts or ["planner"])]
@@ -70,11 +77,18 @@ def settings_for(info, guidance: list[float], steps: list[int], samplers: list[s
             for source in sources]
 
 
+def takes_truncation(generator) -> bool:
+    """Whether generate_requests has a truncation psi (the GAN family's fidelity/diversity knob)."""
+    return "truncation" in inspect.signature(generator.generate_requests).parameters
+
+
 def candidate_settings(options: "RunOptions") -> list[list[Setting]]:
     """Every grid a model could take under these options, before it is loaded (to skip loading when done)."""
     sources = [None if source == "planner" else source for source in options.layout]
     return [[Setting(s, step, g) for s in options.samplers for step in options.steps for g in scales]
             for scales in (options.guidance, [None])] + [[Setting(None, None, None)]] + [
+        [Setting(None, None, g) for g in options.guidance]] + [
+        [Setting(None, None, None, truncation=psi) for psi in options.truncation or [None]]] + [
         [Setting(s, step, g, source) for s in options.samplers for step in options.steps for g in options.guidance
          for source in sources]]
 
@@ -116,8 +130,10 @@ def _generate(store: RunStore, generator, chunks: list[list[WorkItem]], prompts:
     made = 0
     for chunk in chunks:
         setting = chunk[0].setting
-        # a layout-aware model: the setting says where its layout comes from
+        # a layout-aware model: the setting says where its layout comes from; a GAN: its truncation psi
         extra = {"layout": setting.layout or "planner"} if getattr(generator, "layout_aware", False) else {}
+        if setting.truncation is not None:
+            extra["truncation"] = setting.truncation
         requests = [ImageRequest(prompts[item.prompt_index].prompt, item.seed) for item in chunk]
         started = time.perf_counter()
         images = generator.generate_requests(requests, steps=setting.steps, guidance_scale=setting.guidance,
@@ -142,7 +158,7 @@ def _row(store: RunStore, item: WorkItem, prompt: PromptItem, info, image, clip_
     setting = item.setting
     row = {"key": row_key(item), "model": item.model, "family": info.family, "setting": setting.name,
            "sampler": setting.sampler, "steps": setting.steps, "guidance": setting.guidance,
-           "prompt_index": item.prompt_index, "sample": item.sample, "seed": item.seed,
+           "truncation": setting.truncation, "prompt_index": item.prompt_index, "sample": item.sample, "seed": item.seed,
            "prompt": prompt.prompt, "category": prompt.category, "target": prompt.target,
            "clip_score": clip_score, "correct": None, "color_shape": None, "latency_s": round(latency, 4),
            "device": device, "batch_size": batch_size,
@@ -193,6 +209,7 @@ class RunOptions:
     clip: str = "world"
     reference: str | None = None
     layout: list[str] = dataclasses.field(default_factory=lambda: ["planner"])  # layout-aware models: planner, none
+    truncation: list[float] | None = None  # models that take truncation psi (GANs); None: their default
     batch_size: int | None = None  # images computed together; None: sized for the device (models.contract)
     precision: str = "auto"  # CUDA autocast: auto (bf16 where supported, else fp16) | fp32 | fp16 | bf16
     compile: bool = False  # torch.compile each model's network (pays off on long GPU runs)
@@ -280,7 +297,8 @@ def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptI
             compile_generator(generator)
         scorer = scorer or ClipScorer(options.clip, device)
         settings = settings_for(generator.info, options.guidance, options.steps, options.samplers,
-                                options.layout if getattr(generator, "layout_aware", False) else None)
+                                options.layout if getattr(generator, "layout_aware", False) else None,
+                                options.truncation if takes_truncation(generator) else None)
         items = plan(name, settings, prompts, options.n, options.seed)
         with autocast(device, options.precision):
             generated += generate_missing(store, generator, items, prompts, scorer, done, device, state,

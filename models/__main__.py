@@ -25,6 +25,40 @@ def _add_plan(sub) -> None:
     p.set_defaults(run=cli.cmd_plan)
 
 
+def _add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
+    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | dit-layout | gan | clip-evaluator | vq | ar; "
+                                                  "with no other flag, the recipe of the shipped NAME")
+    p.add_argument("--arch", default=None, help="gan only: dcgan (default, as shipped) | stylegan2")
+    p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
+    p.add_argument("--preset", default=None,
+                   help="ddpm: small (epsilon, cross-attention only) | small-pooled (+ pooled text vector) | "
+                        "small-v (default, as shipped: + v-prediction, zero terminal SNR, trailing timesteps); "
+                        "ldm, dit: small (epsilon, Min-SNR-5) | small-v (the ddpm's v recipe; the U-Net also "
+                        "takes the pooled text vector)")
+    p.add_argument("--text-losses", choices=("on", "off"), default=None,
+                   help="gan only: matching-aware discriminator and the image-text contrastive term for G "
+                        "(default on, as shipped; off trains on the adversarial loss alone)")
+    p.add_argument("--mode-seeking", type=float, default=None, metavar="WEIGHT",
+                   help="gan only: weight of MSGAN's mode-seeking term, which makes two samples of one caption "
+                        "differ (default 0, as shipped)")
+    p.add_argument("--mode-seeking-on", choices=("pixels", "layout"), default=None,
+                   help="gan only: what the mode-seeking term compares: pixels (MSGAN's, default) | layout (each "
+                        "pixel's brightest channel: rewards moving objects, not recoloring them)")
+    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
+                   help="gan only: the first STEPS steps train D alone (for --init-from, which brings G but a fresh "
+                        "D; default 0)")
+    p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
+    p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
+    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
+    p.add_argument("--cooldown", type=int, default=None, metavar="STEPS",
+                   help="decay the learning rate linearly to 10%% over the last STEPS steps (default: the preset's)")
+    p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
+    p.add_argument("--init-from", default=None, metavar="DIR",
+                   help="start from another exported checkpoint's weights (e.g. to train a shipped model longer); "
+                        "ignored when OUT/train_state exists (that resumes)")
+    p.set_defaults(run=cli.cmd_train)
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m models", description="GenBench generators: list, sample, train, plan.")
@@ -45,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"classifier-free guidance scale, 0 to {MAX_GUIDANCE:g} (default: the model's)")
     p.add_argument("--truncation", type=float, default=None, metavar="PSI",
                    help="GANs only: truncation psi in [0, 2], the fidelity/diversity knob (default 1: none)")
+    p.add_argument("--temperature", type=float, default=None,
+                   help="autoregressive models (ar) only: divide the logits by T before sampling (default: the model's)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K",
+                   help="autoregressive models (ar) only: sample among the K most likely codes, 0 = all (default: "
+                        "the model's)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++; hub models: default | ddim | dpm++ (default: the model's)")
     p.add_argument("--layout", choices=("planner", "none"), default=None,
                    help="layout-aware models (dit-layout) only: planner (default: the planner's layout as grounding "
@@ -58,27 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder to write 000.png, 001.png, ... into")
     p.set_defaults(run=cli.cmd_sample)
 
-    p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
-    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | dit-layout | gan | clip-evaluator; "
-                                                  "with no other flag, the recipe of the shipped NAME")
-    p.add_argument("--arch", default=None, help="gan only: dcgan (default, as shipped) | stylegan2")
-    p.add_argument("--loss", default=None, help="gan only: non-saturating (default) | minimax | wgan | wgan-gp")
-    p.add_argument("--preset", default=None,
-                   help="ddpm only: small (epsilon, cross-attention only) | small-pooled (+ pooled text vector) | "
-                        "small-v (default, as shipped: + v-prediction, zero terminal SNR, trailing timesteps)")
-    p.add_argument("--text-losses", choices=("on", "off"), default=None,
-                   help="gan only: matching-aware discriminator and the image-text contrastive term for G "
-                        "(default on, as shipped; off trains on the adversarial loss alone)")
-    p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
-    p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
-    p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")
-    p.add_argument("--cooldown", type=int, default=None, metavar="STEPS",
-                   help="decay the learning rate linearly to 10%% over the last STEPS steps (default: the preset's)")
-    p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
-    p.add_argument("--init-from", default=None, metavar="DIR",
-                   help="start from another exported checkpoint's weights (e.g. to train a shipped model longer); "
-                        "ignored when OUT/train_state exists (that resumes)")
-    p.set_defaults(run=cli.cmd_train)
+    _add_train(sub)
 
     _add_plan(sub)
     return parser

@@ -75,6 +75,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
                 if generator.info.family != "gan":
                     fail(f"--truncation applies to GANs; {args.model} is a {generator.info.family} model")
                 extra["truncation"] = args.truncation
+            sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+            if sampling and generator.info.family != "ar":
+                fail(f"--temperature and --top-k apply to autoregressive models (ar); {args.model} is a "
+                     f"{generator.info.family} model")
+            extra.update(sampling)
             if args.layout is not None:
                 if not getattr(generator, "layout_aware", False):
                     fail(f"--layout applies to layout-aware models (dit-layout); {args.model} reads no layout")
@@ -107,8 +112,9 @@ def cmd_list(args: argparse.Namespace) -> None:
         info = generator.info
         flops = generator.flops_per_evaluation() / 1e9 if hasattr(generator, "flops_per_evaluation") else float("nan")
         guidance = f"{info.default_guidance:g}" if info.guidance_applies else "n/a"
+        steps = info.default_steps if info.steps_apply else "n/a"
         print(f"{name:<14}{info.family:<8}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
-              f"{info.default_steps:>5}{guidance:>9}  ready: {info.description}")
+              f"{steps:>5}{guidance:>9}  ready: {info.description}")
     for name, (repo, description) in hub.HUB_MODELS.items():
         status = "weights on disk" if is_available(name) else f"not downloaded (in {hub.cache_dir()})"
         print(f"{name:<14}{'hub':<8}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  {status}: {repo}, {description}")
@@ -138,17 +144,22 @@ def cmd_plan(args: argparse.Namespace) -> None:
     raise SystemExit(0 if plan.understood else 3)
 
 
-FAMILY_FLAGS = {"arch": "--arch", "loss": "--loss", "text_losses": "--text-losses", "preset": "--preset"}
+FAMILY_FLAGS = {"arch": "--arch", "loss": "--loss", "text_losses": "--text-losses", "preset": "--preset",
+                "mode_seeking": "--mode-seeking", "d_warmup": "--d-warmup", "mode_seeking_on": "--mode-seeking-on"}
+
+
+GAN_FLAGS = ("arch", "loss", "text_losses", "mode_seeking", "mode_seeking_on", "d_warmup")
 
 
 def family_options(args: argparse.Namespace) -> dict:
     """The family options given on the command line (None: not given), checked against --model."""
-    given = {"arch": args.arch, "loss": args.loss, "preset": args.preset,
+    given = {"arch": args.arch, "loss": args.loss, "preset": args.preset, "mode_seeking": args.mode_seeking,
+             "d_warmup": args.d_warmup, "mode_seeking_on": args.mode_seeking_on,
              "text_losses": None if args.text_losses is None else args.text_losses == "on"}
-    if args.model != "gan" and any(given[k] is not None for k in ("arch", "loss", "text_losses")):
-        fail("--arch, --loss and --text-losses apply to --model gan only")
-    if args.model != "ddpm" and given["preset"] is not None:
-        fail("--preset applies to --model ddpm only")
+    if args.model != "gan" and any(given[k] is not None for k in GAN_FLAGS):
+        fail("--arch, --loss, --text-losses, --mode-seeking, --mode-seeking-on and --d-warmup apply to --model gan only")
+    if args.model not in ("ddpm", "ldm", "dit") and given["preset"] is not None:
+        fail("--preset applies to --model ddpm, ldm and dit only")
     return given
 
 

@@ -53,7 +53,7 @@ def batches(requests: Sequence, batch_size: int) -> list[list]:
 @dataclasses.dataclass
 class GeneratorInfo:
     name: str
-    family: str  # "ddpm" | "ldm" | "dit" | "gan" | "hub"
+    family: str  # "ddpm" | "ldm" | "dit" | "gan" | "ar" | "hub"
     conditioning: str  # "text" | "class" | "none", as the model uses the prompt
     resolution: int
     parameters: int  # every network weight used to make an image, text encoder included
@@ -63,6 +63,7 @@ class GeneratorInfo:
     samplers: tuple[str, ...] = ()
     default_sampler: str | None = None
     description: str = ""
+    steps_apply: bool = True  # False: `steps` is accepted and ignored (an autoregressive model makes every code)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -79,17 +79,21 @@ def _vae() -> Component:
     return training_component("small")
 
 
-def _latent_config() -> TrainConfig:
+def _latent_config(preset: str) -> TrainConfig:
+    from models.diffusion.latent import PRESETS
+    if preset not in PRESETS:
+        raise ValueError(f"unknown --preset {preset!r} for a latent model; choose {', '.join(PRESETS)}")
     # one recipe for both latent backbones, so that only the denoiser differs (the DiT paper's comparison)
     # the last 1,500 steps cool the learning rate down to 10 % (what took the DDPM from 70 % to 89 %)
     return TrainConfig(steps=6000, batch_size=32, lr=5e-4, warmup_steps=300, cooldown_steps=1500, ema_decay=0.999,
                        caption_dropout=0.1, checkpoint_every=250, sample_every=1000, data_seed=4)
 
 
-def _latent(kind: str) -> Callable[[], Component]:
-    def component() -> Component:
+def _latent(kind: str) -> Callable[..., Component]:
+    def component(preset: str) -> Component:
         from models.diffusion.latent import training_component
-        return training_component(kind)
+        _latent_config(preset)  # the unknown-preset message
+        return training_component(kind, preset)
     return component
 
 
@@ -107,9 +111,10 @@ def _dit_layout() -> Component:
 
 
 # ---------------------------------------------------------------- GAN
-def _gan_config(arch: str, loss: str, text_losses: bool) -> TrainConfig:
+def _gan_config(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int,
+                mode_seeking_on: str) -> TrainConfig:
     from models.gan.family import preset
-    preset(arch, loss, text_losses)  # an unknown --arch or --loss is a ValueError here
+    preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on)  # an unknown --arch or --loss is a ValueError here
     stylegan = arch == "stylegan2"
     # the GAN papers' optimisers: Adam(0.5, 0.999) at 2e-4 for DCGAN, Adam(0, 0.99) at 2e-3 for StyleGAN2
     # (equalised learning rate); no EMA for DCGAN, whose batch-norm statistics belong to the raw weights
@@ -118,9 +123,33 @@ def _gan_config(arch: str, loss: str, text_losses: bool) -> TrainConfig:
                        ema_decay=0.999 if stylegan else None, checkpoint_every=250, sample_every=500, data_seed=5)
 
 
-def _gan(arch: str, loss: str, text_losses: bool) -> Component:
+def _gan(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int, mode_seeking_on: str) -> Component:
     from models.gan.training import training_component
-    return training_component(arch, loss, text_losses=text_losses)
+    return training_component(arch, loss, text_losses=text_losses, mode_seeking=mode_seeking, d_warmup=d_warmup,
+                              mode_seeking_on=mode_seeking_on)
+
+
+# ---------------------------------------------------------------- autoregressive
+def _vq_config() -> TrainConfig:
+    # fine-tunes the shipped vae's encoder and decoder around the FSQ quantizer (22.0 dB before the first step)
+    return TrainConfig(steps=600, batch_size=32, lr=3e-4, warmup_steps=50, cooldown_steps=200, ema_decay=0.999,
+                       checkpoint_every=100, sample_every=200, data_seed=7)
+
+
+def _vq() -> Component:
+    from models.ar.training import tokenizer_component
+    return tokenizer_component("small")
+
+
+def _ar_config() -> TrainConfig:
+    # next-code cross-entropy; 10 % of captions dropped to "" for classifier-free guidance on the logits
+    return TrainConfig(steps=3000, batch_size=32, lr=1e-3, warmup_steps=200, cooldown_steps=1000, ema_decay=0.999,
+                       caption_dropout=0.1, checkpoint_every=100, sample_every=500, data_seed=8)
+
+
+def _ar() -> Component:
+    from models.ar.training import ar_component
+    return ar_component("small")
 
 
 TRAINABLES: dict[str, Trainable] = {
@@ -128,11 +157,15 @@ TRAINABLES: dict[str, Trainable] = {
     # the shipped ddpm is small-v, warm-started from small-pooled, itself from small (see its manifest)
     "ddpm": Trainable(_ddpm_config, _ddpm, CHECKPOINT_ROOT / "ddpm", {"preset": "small-v"}),
     "vae": Trainable(_vae_config, _vae, CHECKPOINT_ROOT / "vae"),
-    "ldm": Trainable(_latent_config, _latent("unet"), CHECKPOINT_ROOT / "ldm"),
-    "dit": Trainable(_latent_config, _latent("dit"), CHECKPOINT_ROOT / "dit"),
+    "ldm": Trainable(_latent_config, _latent("unet"), CHECKPOINT_ROOT / "ldm", {"preset": "small-v"}),
+    "dit": Trainable(_latent_config, _latent("dit"), CHECKPOINT_ROOT / "dit", {"preset": "small-v"}),
     "dit-layout": Trainable(_dit_layout_config, _dit_layout, CHECKPOINT_ROOT / "dit-layout"),
     # the shipped gan: DCGAN, non-saturating loss, text losses on (StyleGAN2 is built and tested, not shipped)
     "gan": Trainable(_gan_config, _gan, CHECKPOINT_ROOT / "gan",
-                     {"arch": "dcgan", "loss": "non-saturating", "text_losses": True}),
+                     {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
+                      "d_warmup": 0, "mode_seeking_on": "pixels"}),
     "clip-evaluator": Trainable(_clip_evaluator_config, _clip_evaluator, CHECKPOINT_ROOT / "clip-evaluator"),
+    # the autoregressive family: the FSQ tokenizer first, then the transformer over its codes
+    "vq": Trainable(_vq_config, _vq, CHECKPOINT_ROOT / "vq"),
+    "ar": Trainable(_ar_config, _ar, CHECKPOINT_ROOT / "ar"),
 }

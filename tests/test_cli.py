@@ -69,7 +69,7 @@ def test_unknown_trainable_is_a_one_line_error():
     (["--model", "gan", "--arch", "biggan"], "unknown --arch 'biggan'"),
     (["--model", "gan", "--loss", "hinge"], "unknown --loss 'hinge'"),
     (["--model", "ddpm", "--preset", "huge"], "unknown --preset 'huge'"),
-    (["--model", "gan", "--preset", "small"], "applies to --model ddpm only"),
+    (["--model", "gan", "--preset", "small"], "applies to --model ddpm, ldm and dit only"),
 ])
 def test_family_specific_training_options_are_one_line_errors(tmp_path, args, message):
     result = run("train", *args, "--out", str(tmp_path / "out"))
@@ -98,12 +98,13 @@ def test_list_shows_parameters_and_gflops():
     assert result.returncode == 0, result.stderr
     listed = {}
     for line in result.stdout.splitlines():
-        found = re.match(r"(\S+?)\s*(ddpm|ldm|dit-layout|dit|gan)\s*text\s+([\d.]+)M\s+([\d.]+|nan)\s+\d+", line)
+        found = re.match(r"(\S+?)\s*(ddpm|ldm|dit-layout|dit|gan|ar)\s*text\s+([\d.]+)M\s+([\d.]+|nan)\s+(\d+|n/a)\s",
+                         line)
         if found and "ready" in line:
             listed[found.group(1)] = (float(found.group(3)), float(found.group(4)))
-    assert set(listed) == {"ddpm", "ldm", "dit", "dit-layout", "gan"}, result.stdout
+    assert set(listed) == {"ddpm", "ldm", "dit", "dit-layout", "gan", "ar"}, result.stdout
     # one network call on one 32x32 image (or 8x8x4 latent): measured 0.894 / 0.198 / 0.078 / 0.102 GFLOPs
-    gflops = {name: flops for name, (_, flops) in listed.items() if name != "gan"}
+    gflops = {name: flops for name, (_, flops) in listed.items() if name not in ("gan", "ar")}
     assert all(0.02 < value < 5 for value in gflops.values()), gflops
     assert gflops["ddpm"] > gflops["ldm"] > gflops["dit-layout"] > gflops["dit"]  # pixels > latents; + grounding
     for name, (params, _) in listed.items():  # parameters in millions, text encoder included
@@ -134,15 +135,22 @@ def assert_config_is(config, recorded: dict, leave_out: set = frozenset()) -> No
 
 def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict) -> None:
     if name == "gan":
-        from models.gan.family import preset
-        built = dataclasses.asdict(preset(options["arch"], options["loss"], options["text_losses"]))
-        assert built == manifest["components"]["generator"]["config"]
+        from models.gan.family import GANConfig, preset
+        built = preset(options["arch"], options["loss"], options["text_losses"], options.get("mode_seeking", 0.0),
+                       options.get("d_warmup", 0), options.get("mode_seeking_on", "pixels"))
+        assert built == GANConfig(**manifest["components"]["generator"]["config"])  # older ones omit defaults
         assert (options["arch"], options["loss"]) == (manifest["arch"], manifest["loss"])
     elif name == "ddpm":
         from models.diffusion.unet import PRESETS
         assert options["preset"] == manifest["components"]["unet"]["preset"]
         assert json.loads(json.dumps(dataclasses.asdict(PRESETS[options["preset"]]))) == \
             manifest["components"]["unet"]["config"]
+    elif name in ("ldm", "dit"):
+        from models.diffusion.latent import schedule_of
+        from models.diffusion.schedule import NoiseSchedule
+        kind = manifest["backbone"]
+        assert options["preset"] == manifest["components"][kind]["preset"]
+        assert schedule_of(options["preset"]) == NoiseSchedule(**manifest["schedule"])  # older manifests omit defaults
     else:
         assert options == {}
 
@@ -190,7 +198,8 @@ def test_the_recorded_command_spells_out_the_family_defaults_it_relied_on():
     _, options, _, _ = resolve_training(args)
     command = recorded_command(["train", "--model", "gan", "--loss", "minimax", "--steps", "10"], args, options)
     assert command == ("python -m models train --model gan --loss minimax --steps 10 --arch dcgan "
-                       "--text-losses on")
+                       f"--text-losses on --mode-seeking {options['mode_seeking']} --d-warmup {options['d_warmup']} "
+                       f"--mode-seeking-on {options['mode_seeking_on']}")
     _, again, _, _ = resolve(command)
     assert again == options
     args = build_parser().parse_args(["train", "--model", "vae"])

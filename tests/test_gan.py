@@ -192,3 +192,61 @@ def test_text_losses_are_on_by_default_and_off_leaves_the_adversarial_game_alone
     assert on.mismatch and on.contrastive_weight > 0
     assert not off.mismatch and off.contrastive_weight == 0
     assert dataclasses.replace(off, mismatch=True, contrastive_weight=on.contrastive_weight) == on
+
+
+def test_mode_seeking_penalty_is_the_inverse_distance_ratio_and_pushes_two_samples_apart():
+    from models.gan.losses import mode_seeking_penalty
+    z, other_z = torch.zeros(2, 4), torch.ones(2, 4)  # mean |z1 - z2| = 1
+    images = torch.zeros(2, 3, 2, 2, requires_grad=True)
+    other = torch.full((2, 3, 2, 2), 0.5)  # mean |G1 - G2| = 0.5
+    penalty = mode_seeking_penalty(images, other, z, other_z)
+    assert penalty.item() == pytest.approx(1 / (0.5 + 1e-5))
+    penalty.backward()
+    assert (images.grad > 0).all()  # a descent step lowers every pixel of G(z1): away from G(z2) = 0.5
+    far = mode_seeking_penalty(images.detach() - 1, other, z, other_z)
+    assert far < penalty  # samples further apart cost less
+
+
+def test_mode_seeking_weight_enters_the_g_loss_only_when_set(text_encoder_folder):
+    images, captions = batch()
+    plain = tiny_component(text_encoder_folder, "dcgan", "non-saturating")
+    config = dataclasses.replace(gan.preset("dcgan", "non-saturating", mode_seeking=1.0), width=16)
+    assert config.mode_seeking_weight == 1.0 and gan.preset("dcgan", "non-saturating").mode_seeking_weight == 0
+    torch.manual_seed(0)
+    seeking = training_component("dcgan", "non-saturating", name="tiny-ms", text_encoder_path=text_encoder_folder,
+                                 config=config)
+    seeking.network.load_state_dict(plain.network.state_dict())
+    seeking.load_extra_state(plain.extra_state())
+    # same G, D and z stream: the difference is the mode-seeking term, which is positive
+    assert seeking.loss(images, captions, 0).item() > plain.loss(images, captions, 0).item()
+    with pytest.raises(ValueError, match="mode-seeking"):
+        gan.preset("dcgan", "non-saturating", mode_seeking=-1)
+
+
+def test_d_warmup_holds_g_still_and_only_then_lets_it_learn(text_encoder_folder):
+    images, captions = batch()
+    config = dataclasses.replace(gan.preset("dcgan", "non-saturating", d_warmup=2), width=16)
+    component = training_component("dcgan", "non-saturating", name="tiny-warm", text_encoder_path=text_encoder_folder,
+                                   config=config)
+    for step, moves in ((0, False), (1, False), (2, True)):
+        component.network.zero_grad(set_to_none=True)
+        component.discriminator_step(images, captions, step)
+        component.loss(images, captions, step).backward()
+        grads = [p.grad for p in component.network.parameters() if p.grad is not None]
+        assert any(g.abs().sum() > 0 for g in grads) == moves, step
+
+
+def test_mode_seeking_on_layout_ignores_a_change_of_color_and_counts_a_move():
+    from models.gan.losses import mode_seeking_penalty
+    z, other_z = torch.zeros(1, 4), torch.ones(1, 4)
+    canvas = -torch.ones(1, 3, 8, 8)
+    red, blue, moved = canvas.clone(), canvas.clone(), canvas.clone()
+    red[:, 0, 2:4, 2:4] = 1  # a red square
+    blue[:, 2, 2:4, 2:4] = 1  # the same square in blue
+    moved[:, 0, 5:7, 5:7] = 1  # the red square elsewhere
+    recolored = mode_seeking_penalty(red, blue, z, other_z, on="layout")
+    assert recolored.item() == pytest.approx(1 / 1e-5)  # identical layouts: the largest penalty
+    assert mode_seeking_penalty(red, moved, z, other_z, on="layout") < recolored
+    assert mode_seeking_penalty(red, blue, z, other_z) < recolored  # on pixels a recolor counts as different
+    with pytest.raises(ValueError, match="mode-seeking-on"):
+        gan.preset("dcgan", "non-saturating", mode_seeking=1, mode_seeking_on="colors")

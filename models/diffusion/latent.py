@@ -16,7 +16,7 @@ from models.acceleration import for_device
 from models.checkpoints import CheckpointError, pin, read_manifest, resolve_pin
 from models.diffusion.unet import UNetConfig, build_unet, unet_denoiser
 from models.contract import parameter_count
-from models.diffusion.schedule import NoiseSchedule, diffusion_loss
+from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
 from models.diffusion.generator import DiffusionGenerator, diffusion_info
 from models.diffusion.dit import PRESETS as DIT_PRESETS
 from models.diffusion.dit import DiT, DiTConfig
@@ -30,8 +30,32 @@ from models.diffusion.vae import load as load_vae
 LATENT_SHAPE = (4, 8, 8)
 UNET_PRESETS = {
     "tiny": UNetConfig(block_out_channels=(16, 32), attention=(True, True), norm_groups=8),  # tests
-    "small": UNetConfig(block_out_channels=(64, 128), attention=(True, True), norm_groups=32),  # the shipped `ldm`
+    "small": UNetConfig(block_out_channels=(64, 128), attention=(True, True), norm_groups=32),  # the first `ldm`
+    # the pixel DDPM's proven recipe on the same U-Net: the pooled text vector in the timestep embedding and
+    # v-prediction on a zero-terminal-SNR schedule (unweighted), which is what made its positions follow the caption
+    "small-v": UNetConfig(block_out_channels=(64, 128), attention=(True, True), norm_groups=32,
+                          pooled_conditioning=True, v_prediction=True, min_snr_gamma=None),
 }
+PRESETS = ("tiny", "small", "tiny-v", "small-v")  # a "-v" preset is its backbone on the v recipe
+
+
+def backbone_preset(preset: str) -> str:
+    """The DiT's architecture preset behind a latent preset (the DiT takes the pooled vector in every recipe)."""
+    return preset.removesuffix("-v")
+
+
+def schedule_of(preset: str) -> NoiseSchedule:
+    """The recipe a latent preset names: epsilon on the cosine schedule, or (a "-v" preset) v-prediction with a
+    zero terminal SNR, sampled with trailing timesteps."""
+    if preset.endswith("-v"):
+        return NoiseSchedule("cosine", spacing="trailing", prediction="v_prediction", zero_terminal_snr=True)
+    return NoiseSchedule("cosine")
+
+
+def unet_config(preset: str) -> UNetConfig:
+    if preset == "tiny-v":
+        return dataclasses.replace(UNET_PRESETS["tiny"], pooled_conditioning=True, v_prediction=True, min_snr_gamma=None)
+    return UNET_PRESETS[preset]
 DESCRIPTIONS = {
     "unet": "latent diffusion: U-Net with cross-attention on 8x8x4 VAE latents, classifier-free guidance",
     "dit": "Diffusion Transformer: AdaLN-Zero blocks with cross-attention on 8x8x4 VAE latents",
@@ -41,9 +65,12 @@ DESCRIPTIONS = {
 
 
 def build_backbone(kind: str, preset: str, text_width: int, pooled_width: int) -> torch.nn.Module:
+    if preset not in PRESETS:
+        raise ValueError(f"unknown --preset {preset!r} for a latent model; choose {', '.join(PRESETS)}")
     if kind == "unet":
-        return build_unet(UNET_PRESETS[preset], cross_attention_dim=text_width, channels=4, sample_size=8)
-    config = dataclasses.replace(DIT_PRESETS[preset], text_width=text_width, pooled_width=pooled_width)
+        return build_unet(unet_config(preset), cross_attention_dim=text_width, channels=4, sample_size=8,
+                          pooled_dim=pooled_width)
+    config = dataclasses.replace(DIT_PRESETS[backbone_preset(preset)], text_width=text_width, pooled_width=pooled_width)
     return DiT(config)
 
 
@@ -97,13 +124,26 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
                   decode=lambda z: decode(vae, z), device=device)
 
 
+def evaluate_saved(folder: pathlib.Path) -> dict:
+    """The manifest's metrics at save time: single-object accuracy (color + shape, and all asked) at g 1 and 3."""
+    from world.accuracy import single_object_accuracy
+    generator = load(folder)
+    metrics = {}
+    for g in (1.0, 3.0):
+        result = single_object_accuracy(generator, n_prompts=64, guidance=g, steps=25)
+        metrics[f"single_accuracy_g{g:g}_ddim25_64prompts"] = result["color_shape"]
+        metrics[f"single_all_asked_g{g:g}_ddim25_64prompts"] = result["full"]
+    return metrics
+
+
 def training_component(kind: str, preset: str = "small", name: str | None = None,
                        text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, vae_path: pathlib.Path = VAE_PATH,
-                       init_seed: int = 0, min_snr_gamma: float | None = 5.0):
+                       init_seed: int = 0):
     from models.training import Component
 
     name = name or ("ldm" if kind == "unet" else "dit")
-    schedule = NoiseSchedule("cosine")
+    schedule = schedule_of(preset)
+    min_snr_gamma = None if schedule.zero_terminal_snr else 5.0  # the v recipe is unweighted, as the DDPM's
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     vae = load_vae(vae_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
@@ -117,34 +157,33 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
             latents = encode(vae, images, generator)  # [B,4,8,8], unit variance
         return diffusion_loss(denoise, latents, states, pooled, schedule, generator, min_snr_gamma)
 
+    def generator_for(net: torch.nn.Module) -> DiffusionGenerator:
+        return DiffusionGenerator(diffusion_info(name, name, 0), denoiser_of(kind, net), encoder, schedule,
+                                  LATENT_SHAPE, decode=lambda z: decode(vae, z))
+
     def sample_grid(net: torch.nn.Module, step: int):
         from models.sample_grid import grid_of
-        info = diffusion_info(name, name, 0)
-        generator = DiffusionGenerator(info, denoiser_of(kind, net), encoder, schedule, LATENT_SHAPE,
-                                       decode=lambda z: decode(vae, z))
-        return grid_of(generator, steps=25, guidance=3.0)
+        return grid_of(generator_for(net), steps=25, guidance=3.0)
+
+    def watch(net: torch.nn.Module, step: int) -> str:
+        from world.accuracy import score, single_prompts
+        result = score(generator_for(net), single_prompts(48, seed=555), guidance=3.0, steps=25)
+        return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)
 
     def export(net: torch.nn.Module, folder: pathlib.Path) -> dict:
         if kind == "unet":
             net.save_pretrained(folder / "unet")
         else:
             save_dit(net, folder / "dit")
-        config = UNET_PRESETS[preset] if kind == "unet" else net.config
+        config = unet_config(preset) if kind == "unet" else net.config
         return {
             kind: {"preset": preset, "config": dataclasses.asdict(config), "parameters": parameter_count(net)},
             "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS),
             "vae": pin(folder, pathlib.Path(vae_path), "vae/diffusion_pytorch_model.safetensors"),
         }
 
-    def evaluate(folder: pathlib.Path) -> dict:
-        from world.accuracy import single_object_accuracy
-        generator = load(folder)
-        return {f"single_accuracy_g{g:g}_ddim25_64prompts": single_object_accuracy(generator, n_prompts=64, guidance=g,
-                                                                                    steps=25)["color_shape"]
-                for g in (1.0, 3.0)}
-
-    return Component(name=name, family=name, network=network, loss=loss, export=export, evaluate=evaluate,
-                     sample_grid=sample_grid,
+    return Component(name=name, family=name, network=network, loss=loss, export=export, evaluate=evaluate_saved,
+                     sample_grid=sample_grid, watch=watch,
                      weights="unet/diffusion_pytorch_model.safetensors" if kind == "unet" else "dit/model.safetensors",
                      extra_manifest={"backbone": kind, "schedule": dataclasses.asdict(schedule),
-                                     "objective": f"epsilon (L_simple) on VAE latents, Min-SNR-{min_snr_gamma} weighting"})
+                                     "objective": objective(schedule, min_snr_gamma) + " on VAE latents"})

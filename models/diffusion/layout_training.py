@@ -19,7 +19,7 @@ from models.contract import parameter_count
 from models.diffusion.dit import DiT, DiTConfig
 from models.diffusion.grounding import layout_rows
 from models.diffusion.latent import LATENT_SHAPE, load, save_dit
-from models.diffusion.schedule import NoiseSchedule, diffusion_loss
+from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
 from models.diffusion.vae import DEFAULT_PATH as VAE_PATH
 from models.diffusion.vae import decode, encode
 from models.diffusion.vae import load as load_vae
@@ -53,11 +53,13 @@ def dropped_layouts(objects: list[list[dict]], step: int, rate: float = LAYOUT_D
 
 
 def training_component(name: str = "dit-layout", dit_folder: pathlib.Path = DIT_FOLDER,
-                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, vae_path: pathlib.Path = VAE_PATH,
-                       min_snr_gamma: float | None = 5.0):
+                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, vae_path: pathlib.Path = VAE_PATH):
     from models.training import Component
 
-    schedule = NoiseSchedule("cosine")  # dit's schedule and objective
+    # the schedule and objective of the DiT it starts from (the shipped dit-layout started from an epsilon dit;
+    # the dit shipped since is on the v recipe, so retraining today gives a v-prediction dit-layout)
+    schedule = NoiseSchedule(**read_manifest(pathlib.Path(dit_folder))["schedule"])
+    min_snr_gamma = None if schedule.zero_terminal_snr else 5.0
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     vae = load_vae(vae_path)
     network = warm_started(pathlib.Path(dit_folder))
@@ -97,5 +99,5 @@ def training_component(name: str = "dit-layout", dit_folder: pathlib.Path = DIT_
     return Component(name=name, family=name, network=network, loss=loss, export=export, evaluate=evaluate,
                      sample_grid=sample_grid, weights="dit/model.safetensors", wants_objects=True,
                      extra_manifest={"backbone": "dit", "schedule": dataclasses.asdict(schedule),
-                                     "objective": f"epsilon (L_simple) on VAE latents, Min-SNR-{min_snr_gamma} "
-                                                  f"weighting; layout dropout {LAYOUT_DROPOUT:g}"})
+                                     "objective": objective(schedule, min_snr_gamma) + " on VAE latents; layout "
+                                                  f"dropout {LAYOUT_DROPOUT:g}"})

@@ -10,7 +10,7 @@ from diffusers import UNet2DConditionModel
 from models.acceleration import for_device
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manifest, resolve_pin
 from models.contract import parameter_count
-from models.diffusion.schedule import NoiseSchedule, diffusion_loss
+from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
 from models.diffusion.unet import PRESETS, UNetConfig, build_unet, unet_denoiser
 from models.diffusion.generator import DiffusionGenerator, diffusion_info
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
@@ -22,11 +22,6 @@ def schedule_of(config: UNetConfig) -> NoiseSchedule:
     if config.v_prediction:
         return NoiseSchedule(config.schedule, spacing="trailing", prediction="v_prediction", zero_terminal_snr=True)
     return NoiseSchedule(config.schedule)
-
-
-def objective(schedule: NoiseSchedule, min_snr_gamma: float | None) -> str:
-    target = "epsilon" if schedule.prediction == "epsilon" else "v (zero terminal SNR)"
-    return f"{target}, " + (f"Min-SNR-{min_snr_gamma:g} weighting" if min_snr_gamma else "unweighted MSE")
 
 
 # ---------------------------------------------------------------- loading

@@ -56,6 +56,12 @@ class NoiseSchedule:
         return self.scheduler("ddpm").alphas_cumprod  # [T]
 
 
+def objective(schedule: NoiseSchedule, min_snr_gamma: float | None) -> str:
+    """The manifest's one-line account of a training objective."""
+    target = "epsilon" if schedule.prediction == "epsilon" else "v (zero terminal SNR)"
+    return f"{target}, " + (f"Min-SNR-{min_snr_gamma:g} weighting" if min_snr_gamma else "unweighted MSE")
+
+
 def q_sample(x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor, alphas_cumprod: torch.Tensor) -> torch.Tensor:
     """Closed-form forward process: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps."""
     abar = alphas_cumprod.to(x0.device)[t].view(-1, *([1] * (x0.dim() - 1)))  # [B,1,1,1]

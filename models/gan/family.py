@@ -25,6 +25,7 @@ from models.text.encoder import TextEncoder
 from world import to_image
 
 ARCHS = ("dcgan", "stylegan2")
+MODE_SEEKING_SPACES = ("pixels", "layout")
 WEIGHTS = "generator/model.safetensors"
 
 
@@ -44,9 +45,26 @@ class GANConfig:
     # D wins on realism alone and G learns to ignore the caption (23 % color+shape, 300 prompts, 3,000 steps)
     mismatch: bool = True  # D also scores real images under another image's caption as fake
     contrastive_weight: float = 1.0  # G: InfoNCE between the world CLIP's embedding of G(z, c) and the captions
+    # MSGAN's mode-seeking term for G: weight / (|G(z1,c) - G(z2,c)|_1 / |z1 - z2|_1), so two z's of one caption
+    # must give different images; without it every sample of a caption landed at one size and cell
+    mode_seeking_weight: float = 0.0
+    # what the term compares: "pixels" (MSGAN's), or "layout": each pixel's brightest channel, which is the same
+    # for every color of the world's palette, so the term rewards moving and resizing objects, not recoloring them
+    mode_seeking_on: str = "pixels"
+    # a run warm-started from an exported G starts with a fresh D (only G is exported): for this many steps only
+    # D learns, so that G does not first follow a random discriminator away from what it had learned
+    d_warmup_steps: int = 0
 
 
-def preset(arch: str, loss: str, text_losses: bool = True) -> GANConfig:
+def preset(arch: str, loss: str, text_losses: bool = True, mode_seeking: float = 0.0, d_warmup: int = 0,
+           mode_seeking_on: str = "pixels") -> GANConfig:
+    if mode_seeking < 0 or d_warmup < 0:
+        raise ValueError("--mode-seeking and --d-warmup must be 0 or more")
+    if mode_seeking_on not in MODE_SEEKING_SPACES:
+        raise ValueError(f"unknown --mode-seeking-on {mode_seeking_on!r}; choose {', '.join(MODE_SEEKING_SPACES)}")
+    if mode_seeking or d_warmup:
+        return dataclasses.replace(preset(arch, loss, text_losses), mode_seeking_weight=mode_seeking,
+                                   d_warmup_steps=d_warmup, mode_seeking_on=mode_seeking_on)
     if not text_losses:
         return dataclasses.replace(preset(arch, loss), mismatch=False, contrastive_weight=0.0)
     if arch not in ARCHS:
@@ -75,6 +93,19 @@ class GANGenerator:
     def __init__(self, info: GeneratorInfo, network: torch.nn.Module, config: GANConfig, text_encoder: TextEncoder,
                  device: str = "cpu"):
         self.info, self.network, self.config, self.text_encoder, self.device = info, network, config, text_encoder, device
+
+    @torch.no_grad()
+    def flops_per_evaluation(self) -> float:
+        """FLOPs of the one generator pass that makes one image (text encoding excluded)."""
+        from torch.utils.flop_counter import FlopCounterMode
+        z = torch.zeros(1, self.config.z_dim, device=self.device)
+        _, pooled = self.text_encoder([""])
+        with FlopCounterMode(display=False) as counter:
+            if self.config.arch == "stylegan2":
+                self.network.synthesis(self.network.ws(z, pooled), torch.Generator().manual_seed(0))
+            else:
+                self.network(z, pooled)
+        return float(counter.get_total_flops())
 
     @torch.no_grad()
     def center_of(self, pooled: torch.Tensor, samples: int = 256) -> torch.Tensor | None:

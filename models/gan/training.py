@@ -14,7 +14,7 @@ from safetensors.torch import save_file
 from models.checkpoints import pin
 from models.gan.family import WEIGHTS, GANConfig, GANGenerator, build, gan_info, load, preset
 from models.gan.losses import (DEFAULT_LOSS, clip_weights, discriminator_loss, generator_loss, gradient_penalty,
-                               path_length_penalty, r1_penalty)
+                               mode_seeking_penalty, path_length_penalty, r1_penalty)
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
@@ -94,18 +94,21 @@ class GANSteps:
 
     def _fakes(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
         """G(z, c) for the batch and its ws (None for DCGAN), drawing z (and StyleGAN2's mixing) from `generator`."""
+        return self._fakes_and_z(generator, cond, grad)[:2]
+
+    def _fakes_and_z(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
         config, network, batch = self.config, self.network, cond.shape[0]
-        z = torch.randn((batch, config.z_dim), generator=generator)
+        z = torch.randn((batch, config.z_dim), generator=generator)  # [B,Z]
         if config.arch == "dcgan":
             with torch.set_grad_enabled(grad):
-                return network(z, cond), None
+                return network(z, cond), None, z
         mix_at = None
         if torch.rand((), generator=generator) < config.style_mixing:
             mix_at = int(torch.randint(1, network.num_ws, (), generator=generator))
         mix_z = torch.randn((batch, config.z_dim), generator=generator)
         with torch.set_grad_enabled(grad):
             ws = network.ws(z, cond, mix_z=mix_z, mix_at=mix_at)
-            return network.synthesis(ws, generator), ws
+            return network.synthesis(ws, generator), ws, z
 
     def discriminator_step(self, images: torch.Tensor, captions: list[str], step: int) -> float:
         """The D phase: n_critic updates of D's own optimiser (the same real batch, fresh fakes each time)."""
@@ -139,13 +142,19 @@ class GANSteps:
         else:  # no D phase ran for this batch: a fresh stream
             generator, cond, _ = self._begin(captions, step)
         self.discriminator.requires_grad_(False)
-        fake, ws = self._fakes(generator, cond, grad=True)
+        fake, ws, z = self._fakes_and_z(generator, cond, grad=True)
         g_loss = generator_loss(config.loss, self.discriminator(fake, cond))
+        if config.mode_seeking_weight:  # a second draw under the same captions
+            other, _, other_z = self._fakes_and_z(generator, cond, grad=True)
+            g_loss = g_loss + config.mode_seeking_weight * mode_seeking_penalty(fake, other, z, other_z,
+                                                                                           on=config.mode_seeking_on)
         if config.contrastive_weight:
             g_loss = g_loss + config.contrastive_weight * contrastive_loss(self.encoder, fake, cond, captions)
         if config.pl_weight and step % config.pl_every == 0 and ws is not None:
             penalty, self.pl_mean = path_length_penalty(fake, ws, self.pl_mean, generator=generator)
             g_loss = g_loss + config.pl_every * config.pl_weight * penalty
+        if step < config.d_warmup_steps:  # zero gradients: Adam leaves G where it is while D catches up
+            return g_loss * 0.0
         return g_loss
 
     def state_dict(self) -> dict:  # rides along in train_state/extra.pt
@@ -189,17 +198,21 @@ def _conditioning(config: GANConfig) -> str:
             "projection discriminator"
             + ("; matching-aware D (real image, wrong caption) = fake" if config.mismatch else "")
             + (f"; G adds {config.contrastive_weight:g} x image-text InfoNCE through the frozen world CLIP"
-               if config.contrastive_weight else ""))
+               if config.contrastive_weight else "")
+            + (f"; G adds {config.mode_seeking_weight:g} x MSGAN's mode-seeking term on {config.mode_seeking_on}"
+               if config.mode_seeking_weight else "")
+            + (f"; G still for the first {config.d_warmup_steps} steps (D warm-up)" if config.d_warmup_steps else ""))
 
 
 def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
                        text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
-                       config: GANConfig | None = None, text_losses: bool = True):
+                       config: GANConfig | None = None, text_losses: bool = True, mode_seeking: float = 0.0,
+                       d_warmup: int = 0, mode_seeking_on: str = "pixels"):
     """The GAN as the training loop sees it: G is the network the loop trains, the D phase is its
     discriminator_step, D and its optimiser ride along in extra_state (see GANSteps)."""
     from models.training import Component
 
-    config = config or preset(arch, loss, text_losses)
+    config = config or preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on)
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     network, discriminator = build(config, encoder.config.embed_dim)
