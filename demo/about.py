@@ -1,4 +1,4 @@
-"""The About tab: the four families, their equations, and the module that implements each."""
+"""The About tab: the five families, their equations, and the module that implements each."""
 import os
 import re
 
@@ -7,7 +7,7 @@ import re
 SOURCE_URL = os.environ.get("GENBENCH_SOURCE_URL", "").rstrip("/")
 
 _ABOUT = r"""
-## The four families
+## The five families
 
 **GAN** — a generator $G$ and a discriminator $D$ play a minimax game
 $$\min_G \max_D \; \mathbb{E}_{x \sim p_\text{data}}[\log D(x)] + \mathbb{E}_{z \sim p(z)}[\log(1 - D(G(z)))]$$
@@ -36,6 +36,14 @@ Q = W_Q\,\varphi(z_t),\; K = W_K\,\tau(y),\; V = W_V\,\tau(y).$$
 layer norm on the timestep and the pooled text vector $c$, with a gate initialised to zero (AdaLN-Zero):
 $$h \leftarrow h + \alpha(c) \odot f\big(\gamma(c) \odot \mathrm{LN}(h) + \beta(c)\big).$$
 [`models/dit.py`](SRC/models/dit.py).
+
+**Autoregressive** — a tokenizer turns an image into an 8×8 grid of codes $c_1 \dots c_{64}$ (finite scalar
+quantization: each latent channel rounded to one of a few levels, $8 \cdot 5 \cdot 5 \cdot 5 = 1000$ codes), and
+a decoder-only transformer, prefixed by the text tokens $	au(y)$, learns
+$$p_	heta(c \mid y) = \prod_{i=1}^{64} p_	heta(c_i \mid c_{<i}, 	au(y))$$
+by next-code cross-entropy. Sampling draws one code per pass, keeping every layer's keys and values (the KV
+cache); guidance mixes the logits, $\ell = \ell(arnothing) + s\,(\ell(y) - \ell(arnothing))$, then
+temperature and top-$k$. There are no steps to choose. [`models/ar/`](SRC/models/ar/).
 
 **Classifier-free guidance** — one network, trained with the caption dropped 10 % of the time, gives a
 conditional and an unconditional prediction in one batched pass; the guidance scale $s$ mixes them:

@@ -4,7 +4,8 @@
 utilisation against the fp32 matmul peak measured in the same run; (c) our sampling loop vs a stock
 diffusers pipeline on the same weights; (d) the Frechet distance: ours vs scipy's sqrtm vs torchmetrics;
 (e) images/s at each family's defaults; (f) the demo's compare latency, through `python -m demo
---time-compare` in a subprocess (evaluation never imports the demo).
+--time-compare` in a subprocess (evaluation never imports the demo); (g) autoregressive models: images/s and
+tokens/s with the KV cache and without it.
 """
 from __future__ import annotations
 
@@ -16,16 +17,17 @@ import sys
 
 import torch
 
+from evaluation.perf_ar import ArRow, measure_ar
 from evaluation.perf_fid import FidRow, compare_fid
 from evaluation.perf_hub import HubRow, compare_hub
 from evaluation.perf_models import (BatchingRow, DefaultsRow, MfuRow, batching_row, measure_batching,
                                     measure_defaults, mfu_row)
 from evaluation.perf_timing import QUICK, PerfSettings, matmul_peak_gflops, progress
 
-BUILTIN_MODELS = ("ddpm", "ldm", "dit", "dit-layout", "gan")
+BUILTIN_MODELS = ("ddpm", "ldm", "dit", "dit-layout", "gan", "ar")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEMO_COMMAND = "python -m demo --time-compare"
-SECTIONS = ("models", "hub", "fid", "demo")  # models: (a), (b), (e); hub: (c); fid: (d); demo: (f)
+SECTIONS = ("models", "hub", "fid", "demo")  # models: (a), (b), (e), (g); hub: (c); fid: (d); demo: (f)
 DEFAULT_SECTIONS = ("models", "hub", "fid")  # the demo launches a second app: only when asked
 
 
@@ -49,6 +51,7 @@ class PerfReport:
     fid: list[FidRow]
     defaults: list[DefaultsRow]
     demo: DemoLatency
+    ar: list[ArRow] = dataclasses.field(default_factory=list)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -115,7 +118,8 @@ def run_suite(generators: dict, settings: PerfSettings = PerfSettings(),
                       settings=settings, matmul_peak_gflops=peak, batching=batching, mfu=mfu,
                       hub=compare_hub(settings) if "hub" in sections else [],
                       fid=compare_fid(settings.fid_dim, settings.repeats) if "fid" in sections else [],
-                      defaults=defaults, demo=demo_latency("demo" in sections, settings.device, settings.repeats))
+                      defaults=defaults, demo=demo_latency("demo" in sections, settings.device, settings.repeats),
+                      ar=measure_ar(generators, settings) if "models" in sections else [])
 
 
 def settings_for(device: str, quick: bool, repeats: int | None = None) -> PerfSettings:

@@ -54,6 +54,16 @@ def defaults_section(report) -> str:
                       _g(r.images_per_s)] for r in report.defaults])
 
 
+def ar_section(report) -> str:
+    return _section("(g) autoregressive models: KV cache vs none (the same codes; median of "
+                    f"{report.settings.repeats})",
+                    ["model", "images", "batch", "guidance", "codes / image", "images/s cached", "tokens/s cached",
+                     "images/s no cache", "tokens/s no cache", "cache speed-up"],
+                    [[r.model, str(r.images), str(r.batch_size), f"{r.guidance:g}", str(r.tokens_per_image),
+                      _g(r.cached_images_per_s), _g(r.cached_tokens_per_s), _g(r.uncached_images_per_s),
+                      _g(r.uncached_tokens_per_s), f"{r.speedup:.2f}x"] for r in getattr(report, "ar", [])])
+
+
 def demo_section(report) -> str:
     demo = report.demo
     if not demo.seconds:
@@ -62,8 +72,8 @@ def demo_section(report) -> str:
 
 
 def render(report) -> str:
-    """The whole report as Markdown: a header line, then sections (a) to (f)."""
+    """The whole report as Markdown: a header line, then sections (a) to (g)."""
     head = (f"GenBench perf: device {report.device}, {report.threads} threads, torch {report.torch}, "
             f"fp32 matmul peak {report.matmul_peak_gflops:.1f} GFLOP/s")
-    sections = (batching_section, mfu_section, hub_section, fid_section, defaults_section, demo_section)
+    sections = (batching_section, mfu_section, hub_section, fid_section, defaults_section, demo_section, ar_section)
     return "\n\n".join([head] + [section(report) for section in sections])

@@ -28,6 +28,11 @@ def _gan(device: str):
     return gan.load(CHECKPOINT_ROOT / "gan", device=device)
 
 
+def _ar(device: str):
+    from models.ar import family as ar
+    return ar.load(CHECKPOINT_ROOT / "ar", device=device)
+
+
 # name -> (loader, one-line description)
 BUILTIN: dict[str, tuple[Callable, str]] = {
     "ddpm": (_ddpm, "pixel-space DDPM (U-Net, cross-attention, classifier-free guidance)"),
@@ -36,6 +41,7 @@ BUILTIN: dict[str, tuple[Callable, str]] = {
     "dit-layout": (_latent("dit-layout"), "the DiT reading the planner's layout as grounding tokens (LLM/rules -> "
                                           "layout tokens -> DiT)"),
     "gan": (_gan, "text-conditioned GAN (StyleGAN2-style or DCGAN, projection discriminator)"),
+    "ar": (_ar, "autoregressive: a decoder-only transformer over FSQ image codes, prefixed by the caption's tokens"),
 }
 
 

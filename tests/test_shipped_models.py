@@ -91,6 +91,11 @@ def loader(name: str):
         from models.gan.family import load as load_folder
     elif name == "vae":
         from models.diffusion.vae import load as load_folder
+    elif name == "ar":
+        from models.ar.family import load as load_folder
+    elif name == "vq":
+        from models.ar.tokenizer import FSQTokenizer
+        load_folder = FSQTokenizer.from_pretrained
     else:
         from models.text.encoder import TextEncoder
         load_folder = TextEncoder.from_pretrained
@@ -116,7 +121,7 @@ def flip_last_byte(path: pathlib.Path) -> bytes:
 
 
 def test_every_checkpoint_ships_with_a_manifest():
-    assert SHIPPED == ["clip-evaluator", "ddpm", "dit", "dit-layout", "gan", "ldm", "text-encoder", "vae"]
+    assert SHIPPED == ["ar", "clip-evaluator", "ddpm", "dit", "dit-layout", "gan", "ldm", "text-encoder", "vae", "vq"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -131,7 +136,7 @@ def test_a_copy_with_one_weight_byte_changed_is_refused(copied, name):
         weights.write_bytes(original)
 
 
-@pytest.mark.parametrize("name", ["ddpm", "ldm", "gan"])
+@pytest.mark.parametrize("name", ["ddpm", "ldm", "gan", "ar"])
 def test_a_generator_refuses_a_changed_text_encoder_it_was_trained_against(copied, name):
     weights = copied / "text-encoder" / "model.safetensors"
     original = flip_last_byte(weights)
