@@ -102,3 +102,22 @@ def diffusion_info(name: str, family: str, parameters: int, resolution: int = 32
                          parameters=parameters, default_steps=default_steps, default_guidance=default_guidance,
                          guidance_applies=True, samplers=tuple(SAMPLERS), default_sampler="ddim",
                          description=description)
+
+
+def save_time_metrics(generator) -> dict:
+    """What a diffusion family's manifest records at save time: single-object accuracy, color + shape and all
+    asked, at guidance 1 and 3 (64 prompts, 25 DDIM steps)."""
+    from world.accuracy import single_object_accuracy
+    metrics = {}
+    for g in (1.0, 3.0):
+        result = single_object_accuracy(generator, n_prompts=64, guidance=g, steps=25)
+        metrics[f"single_accuracy_g{g:g}_ddim25_64prompts"] = result["color_shape"]
+        metrics[f"single_all_asked_g{g:g}_ddim25_64prompts"] = result["full"]
+    return metrics
+
+
+def watch_line(generator) -> str:
+    """The training log's accuracy line (48 single-object prompts, 25 DDIM steps, guidance 3)."""
+    from world.accuracy import score, single_prompts
+    result = score(generator, single_prompts(48, seed=555), guidance=3.0, steps=25)
+    return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)

@@ -17,7 +17,7 @@ from models.checkpoints import CheckpointError, pin, read_manifest, resolve_pin
 from models.diffusion.unet import UNetConfig, build_unet, unet_denoiser
 from models.contract import parameter_count
 from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
-from models.diffusion.generator import DiffusionGenerator, diffusion_info
+from models.diffusion.generator import DiffusionGenerator, diffusion_info, save_time_metrics, watch_line
 from models.diffusion.dit import PRESETS as DIT_PRESETS
 from models.diffusion.dit import DiT, DiTConfig
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
@@ -125,15 +125,7 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
 
 
 def evaluate_saved(folder: pathlib.Path) -> dict:
-    """The manifest's metrics at save time: single-object accuracy (color + shape, and all asked) at g 1 and 3."""
-    from world.accuracy import single_object_accuracy
-    generator = load(folder)
-    metrics = {}
-    for g in (1.0, 3.0):
-        result = single_object_accuracy(generator, n_prompts=64, guidance=g, steps=25)
-        metrics[f"single_accuracy_g{g:g}_ddim25_64prompts"] = result["color_shape"]
-        metrics[f"single_all_asked_g{g:g}_ddim25_64prompts"] = result["full"]
-    return metrics
+    return save_time_metrics(load(folder))
 
 
 def training_component(kind: str, preset: str = "small", name: str | None = None,
@@ -166,9 +158,7 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
         return grid_of(generator_for(net), steps=25, guidance=3.0)
 
     def watch(net: torch.nn.Module, step: int) -> str:
-        from world.accuracy import score, single_prompts
-        result = score(generator_for(net), single_prompts(48, seed=555), guidance=3.0, steps=25)
-        return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)
+        return watch_line(generator_for(net))
 
     def export(net: torch.nn.Module, folder: pathlib.Path) -> dict:
         if kind == "unet":

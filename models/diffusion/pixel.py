@@ -12,7 +12,7 @@ from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manif
 from models.contract import parameter_count
 from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
 from models.diffusion.unet import PRESETS, UNetConfig, build_unet, unet_denoiser
-from models.diffusion.generator import DiffusionGenerator, diffusion_info
+from models.diffusion.generator import DiffusionGenerator, diffusion_info, save_time_metrics, watch_line
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
@@ -73,9 +73,7 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
         return grid_of(generator_for(network), steps=25, guidance=3.0)
 
     def watch(network: UNet2DConditionModel, step: int) -> str:
-        from world.accuracy import score, single_prompts
-        result = score(generator_for(network), single_prompts(48, seed=555), guidance=3.0, steps=25)
-        return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)
+        return watch_line(generator_for(network))
 
     def export(network: UNet2DConditionModel, folder: pathlib.Path) -> dict:
         network.save_pretrained(folder / "unet")
@@ -87,14 +85,7 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
         }
 
     def evaluate(folder: pathlib.Path) -> dict:
-        from world.accuracy import single_object_accuracy
-        generator = load(folder)
-        metrics = {}
-        for g in (1.0, 3.0):
-            result = single_object_accuracy(generator, n_prompts=64, guidance=g, steps=25)
-            metrics[f"single_accuracy_g{g:g}_ddim25_64prompts"] = result["color_shape"]
-            metrics[f"single_all_asked_g{g:g}_ddim25_64prompts"] = result["full"]
-        return metrics
+        return save_time_metrics(load(folder))
 
     return Component(name=name, family="ddpm", network=unet, loss=loss, export=export, evaluate=evaluate,
                      sample_grid=sample_grid, watch=watch, weights="unet/diffusion_pytorch_model.safetensors",
