@@ -93,10 +93,7 @@ class GANSteps:
         return generator, cond, mismatched
 
     def _fakes(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
-        """G(z, c) for the batch and its ws (None for DCGAN), drawing z (and StyleGAN2's mixing) from `generator`."""
-        return self._fakes_and_z(generator, cond, grad)[:2]
-
-    def _fakes_and_z(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
+        """(G(z, c), its ws (None for DCGAN), z) for the batch, drawing z (and StyleGAN2's mixing) from `generator`."""
         config, network, batch = self.config, self.network, cond.shape[0]
         z = torch.randn((batch, config.z_dim), generator=generator)  # [B,Z]
         if config.arch == "dcgan":
@@ -116,7 +113,7 @@ class GANSteps:
         generator, cond, mismatched = self._begin(captions, step)
         discriminator.requires_grad_(True)
         for _ in range(config.n_critic):
-            fake, _ = self._fakes(generator, cond, grad=False)
+            fake, _, _ = self._fakes(generator, cond, grad=False)
             negatives = discriminator(fake, cond)  # [B]
             if config.mismatch and mismatched.any():  # real images under the previous image's caption
                 negatives = torch.cat([negatives, discriminator(images, cond.roll(1, 0))[mismatched]])
@@ -142,10 +139,10 @@ class GANSteps:
         else:  # no D phase ran for this batch: a fresh stream
             generator, cond, _ = self._begin(captions, step)
         self.discriminator.requires_grad_(False)
-        fake, ws, z = self._fakes_and_z(generator, cond, grad=True)
+        fake, ws, z = self._fakes(generator, cond, grad=True)
         g_loss = generator_loss(config.loss, self.discriminator(fake, cond))
         if config.mode_seeking_weight:  # a second draw under the same captions
-            other, _, other_z = self._fakes_and_z(generator, cond, grad=True)
+            other, _, other_z = self._fakes(generator, cond, grad=True)
             g_loss = g_loss + config.mode_seeking_weight * mode_seeking_penalty(fake, other, z, other_z,
                                                                                            on=config.mode_seeking_on)
         if config.contrastive_weight:
