@@ -23,11 +23,13 @@ def autocast(device: str, precision: str = "auto"):
     return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
 
 
-def for_device(network: torch.nn.Module, device: str) -> torch.nn.Module:
-    """Move a network to its device; convolutional networks on CUDA go channels-last (tensor-core friendly)."""
+def for_device(network: torch.nn.Module, device: str, channels_last_on_cpu: bool = False) -> torch.nn.Module:
+    """Move a network to its device. Convolutional networks go channels-last on CUDA (tensor-core friendly) and,
+    where the caller measured oneDNN faster that way (`python scripts/memory_format_vs.py`), on CPU too."""
     network = network.to(device)
     has_convolutions = any(isinstance(m, torch.nn.Conv2d) for m in network.modules())
-    if str(device).startswith("cuda") and has_convolutions:
+    on_cuda = str(device).startswith("cuda")
+    if has_convolutions and (on_cuda or channels_last_on_cpu):
         network = network.to(memory_format=torch.channels_last)
     return network
 

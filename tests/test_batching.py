@@ -110,6 +110,33 @@ def test_compiled_generator_makes_the_same_images(tiny_generator):
                           pixels(tiny_generator.generate(PROMPTS[:2], seed=0, steps=2)))
 
 
+def denoiser_unet(generator) -> torch.nn.Module:
+    """The U-Net a diffusion generator's denoiser closes over."""
+    return next(c.cell_contents for c in generator.denoise.__closure__ if isinstance(c.cell_contents, torch.nn.Module))
+
+
+def test_channels_last_on_cpu_is_opt_in_and_makes_the_same_images(tiny_generator):
+    import copy
+
+    from models.acceleration import for_device
+    from models.diffusion.unet import unet_denoiser
+
+    unet = denoiser_unet(tiny_generator)
+    assert not for_device(copy.deepcopy(unet), "cpu").conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    converted = for_device(copy.deepcopy(unet), "cpu", channels_last_on_cpu=True)
+    assert converted.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    channels_last = copy.copy(tiny_generator)
+    channels_last.denoise = unet_denoiser(converted)
+    assert_within_one_level(pixels(tiny_generator.generate(PROMPTS[:3], seed=2, steps=3, batch_size=2)),
+                            pixels(channels_last.generate(PROMPTS[:3], seed=2, steps=3, batch_size=2)))
+
+
+def test_shipped_ddpm_runs_channels_last_on_cpu():
+    from models.diffusion import pixel
+
+    assert denoiser_unet(pixel.load()).conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+
+
 def test_precision_is_fp32_on_cpu_and_checked():
     from models.acceleration import autocast
 

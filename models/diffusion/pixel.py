@@ -42,8 +42,10 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ddpm", text_encoder: TextEnco
                                       + f", {schedule.name} schedule"
                                       + (", v-prediction with zero terminal SNR" if schedule.zero_terminal_snr else "")
                                       + ", classifier-free guidance")
-    return DiffusionGenerator(info, unet_denoiser(for_device(unet, device)), text_encoder.to(device), schedule,
-                              sample_shape=(3, 32, 32), device=device)
+    # channels-last on CPU too: oneDNN's convolutions at 32x32 run faster that way (scripts/memory_format_vs.py)
+    unet = for_device(unet, device, channels_last_on_cpu=True)
+    return DiffusionGenerator(info, unet_denoiser(unet), text_encoder.to(device), schedule, sample_shape=(3, 32, 32),
+                              device=device)
 
 
 # ---------------------------------------------------------------- training
