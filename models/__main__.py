@@ -48,6 +48,10 @@ def _add_train(sub) -> None:
     p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
                    help="gan only: the first STEPS steps train D alone (for --init-from, which brings G but a fresh "
                         "D; default 0)")
+    p.add_argument("--pack", type=int, default=None, metavar="N",
+                   help="gan only: D judges N samples of one caption at once against N renders of it (PacGAN's "
+                        "packing, conditional), so samples of a caption that all look alike lose; default 1, as "
+                        "shipped")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")

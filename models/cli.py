@@ -145,19 +145,21 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 FAMILY_FLAGS = {"arch": "--arch", "loss": "--loss", "text_losses": "--text-losses", "preset": "--preset",
-                "mode_seeking": "--mode-seeking", "d_warmup": "--d-warmup", "mode_seeking_on": "--mode-seeking-on"}
+                "mode_seeking": "--mode-seeking", "d_warmup": "--d-warmup", "mode_seeking_on": "--mode-seeking-on",
+                "pack": "--pack"}
 
 
-GAN_FLAGS = ("arch", "loss", "text_losses", "mode_seeking", "mode_seeking_on", "d_warmup")
+GAN_FLAGS = ("arch", "loss", "text_losses", "mode_seeking", "mode_seeking_on", "d_warmup", "pack")
 
 
 def family_options(args: argparse.Namespace) -> dict:
     """The family options given on the command line (None: not given), checked against --model."""
     given = {"arch": args.arch, "loss": args.loss, "preset": args.preset, "mode_seeking": args.mode_seeking,
-             "d_warmup": args.d_warmup, "mode_seeking_on": args.mode_seeking_on,
+             "d_warmup": args.d_warmup, "mode_seeking_on": args.mode_seeking_on, "pack": args.pack,
              "text_losses": None if args.text_losses is None else args.text_losses == "on"}
     if args.model != "gan" and any(given[k] is not None for k in GAN_FLAGS):
-        fail("--arch, --loss, --text-losses, --mode-seeking, --mode-seeking-on and --d-warmup apply to --model gan only")
+        fail("--arch, --loss, --text-losses, --mode-seeking, --mode-seeking-on, --d-warmup and --pack apply to "
+             "--model gan only")
     if args.model not in ("ddpm", "ldm", "dit") and given["preset"] is not None:
         fail("--preset applies to --model ddpm, ldm and dit only")
     return given

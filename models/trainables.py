@@ -112,9 +112,9 @@ def _dit_layout() -> Component:
 
 # ---------------------------------------------------------------- GAN
 def _gan_config(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int,
-                mode_seeking_on: str) -> TrainConfig:
+                mode_seeking_on: str, pack: int) -> TrainConfig:
     from models.gan.family import preset
-    preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on)  # an unknown --arch or --loss is a ValueError here
+    preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on, pack)  # an unknown --arch or --loss is a ValueError here
     stylegan = arch == "stylegan2"
     # the GAN papers' optimisers: Adam(0.5, 0.999) at 2e-4 for DCGAN, Adam(0, 0.99) at 2e-3 for StyleGAN2
     # (equalised learning rate); no EMA for DCGAN, whose batch-norm statistics belong to the raw weights
@@ -123,10 +123,11 @@ def _gan_config(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_
                        ema_decay=0.999 if stylegan else None, checkpoint_every=250, sample_every=500, data_seed=5)
 
 
-def _gan(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int, mode_seeking_on: str) -> Component:
+def _gan(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int, mode_seeking_on: str,
+         pack: int) -> Component:
     from models.gan.training import training_component
     return training_component(arch, loss, text_losses=text_losses, mode_seeking=mode_seeking, d_warmup=d_warmup,
-                              mode_seeking_on=mode_seeking_on)
+                              mode_seeking_on=mode_seeking_on, pack=pack)
 
 
 # ---------------------------------------------------------------- autoregressive
@@ -163,7 +164,7 @@ TRAINABLES: dict[str, Trainable] = {
     # the shipped gan: DCGAN, non-saturating loss, text losses on (StyleGAN2 is built and tested, not shipped)
     "gan": Trainable(_gan_config, _gan, CHECKPOINT_ROOT / "gan",
                      {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
-                      "d_warmup": 0, "mode_seeking_on": "pixels"}),
+                      "d_warmup": 0, "mode_seeking_on": "pixels", "pack": 1}),
     "clip-evaluator": Trainable(_clip_evaluator_config, _clip_evaluator, CHECKPOINT_ROOT / "clip-evaluator"),
     # the autoregressive family: the FSQ tokenizer first, then the transformer over its codes
     "vq": Trainable(_vq_config, _vq, CHECKPOINT_ROOT / "vq"),

@@ -137,7 +137,7 @@ def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict
     if name == "gan":
         from models.gan.family import GANConfig, preset
         built = preset(options["arch"], options["loss"], options["text_losses"], options.get("mode_seeking", 0.0),
-                       options.get("d_warmup", 0), options.get("mode_seeking_on", "pixels"))
+                       options.get("d_warmup", 0), options.get("mode_seeking_on", "pixels"), options.get("pack", 1))
         assert built == GANConfig(**manifest["components"]["generator"]["config"])  # older ones omit defaults
         assert (options["arch"], options["loss"]) == (manifest["arch"], manifest["loss"])
     elif name == "ddpm":
@@ -199,7 +199,7 @@ def test_the_recorded_command_spells_out_the_family_defaults_it_relied_on():
     command = recorded_command(["train", "--model", "gan", "--loss", "minimax", "--steps", "10"], args, options)
     assert command == ("python -m models train --model gan --loss minimax --steps 10 --arch dcgan "
                        f"--text-losses on --mode-seeking {options['mode_seeking']} --d-warmup {options['d_warmup']} "
-                       f"--mode-seeking-on {options['mode_seeking_on']}")
+                       f"--mode-seeking-on {options['mode_seeking_on']} --pack {options['pack']}")
     _, again, _, _ = resolve(command)
     assert again == options
     args = build_parser().parse_args(["train", "--model", "vae"])

@@ -26,6 +26,7 @@ from world import to_image
 
 ARCHS = ("dcgan", "stylegan2")
 MODE_SEEKING_SPACES = ("pixels", "layout")
+MAX_PACK = 4  # samples per caption a packing discriminator judges at once
 WEIGHTS = "generator/model.safetensors"
 
 
@@ -54,17 +55,23 @@ class GANConfig:
     # a run warm-started from an exported G starts with a fresh D (only G is exported): for this many steps only
     # D learns, so that G does not first follow a random discriminator away from what it had learned
     d_warmup_steps: int = 0
+    # PacGAN's packing, made conditional: D judges `pack` samples of one caption side by side (stacked along
+    # channels); a real pack is the batch's image and pack - 1 more renders of its caption, whose open words
+    # (size, position) are drawn anew, so a G that gives every sample of a caption one layout is told apart
+    pack: int = 1
 
 
 def preset(arch: str, loss: str, text_losses: bool = True, mode_seeking: float = 0.0, d_warmup: int = 0,
-           mode_seeking_on: str = "pixels") -> GANConfig:
+           mode_seeking_on: str = "pixels", pack: int = 1) -> GANConfig:
     if mode_seeking < 0 or d_warmup < 0:
         raise ValueError("--mode-seeking and --d-warmup must be 0 or more")
     if mode_seeking_on not in MODE_SEEKING_SPACES:
         raise ValueError(f"unknown --mode-seeking-on {mode_seeking_on!r}; choose {', '.join(MODE_SEEKING_SPACES)}")
-    if mode_seeking or d_warmup:
+    if not 1 <= pack <= MAX_PACK:
+        raise ValueError(f"--pack must be 1 (no packing) to {MAX_PACK}")
+    if mode_seeking or d_warmup or pack != 1:
         return dataclasses.replace(preset(arch, loss, text_losses), mode_seeking_weight=mode_seeking,
-                                   d_warmup_steps=d_warmup, mode_seeking_on=mode_seeking_on)
+                                   d_warmup_steps=d_warmup, mode_seeking_on=mode_seeking_on, pack=pack)
     if not text_losses:
         return dataclasses.replace(preset(arch, loss), mismatch=False, contrastive_weight=0.0)
     if arch not in ARCHS:
@@ -82,8 +89,9 @@ def preset(arch: str, loss: str, text_losses: bool = True, mode_seeking: float =
 def build(config: GANConfig, cond_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     if config.arch == "dcgan":
         return (DCGANGenerator(config.z_dim, cond_dim, config.width),
-                DCGANDiscriminator(cond_dim, config.width, batch_norm=config.loss != "wgan-gp"))
-    return StyleGAN2Generator(config.z_dim, cond_dim), StyleGAN2Discriminator(cond_dim)
+                DCGANDiscriminator(cond_dim, config.width, batch_norm=config.loss != "wgan-gp",
+                                   in_channels=3 * config.pack))
+    return StyleGAN2Generator(config.z_dim, cond_dim), StyleGAN2Discriminator(cond_dim, in_channels=3 * config.pack)
 
 
 # ---------------------------------------------------------------- generation

@@ -18,9 +18,11 @@ from models.gan.losses import (DEFAULT_LOSS, clip_weights, discriminator_loss, g
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
-from world import make_object, parse_caption, render
+from world import make_object, parse_caption, render, to_tensor
 from world.accuracy import judge, single_prompts
 from world.detector import detect
+from world.references import scene_objects
+from world.scenes import sample_scene
 
 
 def contrastive_loss(encoder: TextEncoder, images: torch.Tensor, text: torch.Tensor, captions: list[str]
@@ -107,13 +109,30 @@ class GANSteps:
             ws = network.ws(z, cond, mix_z=mix_z, mix_at=mix_at)
             return network.synthesis(ws, generator), ws, z
 
+    def _fake_pack(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
+        """`pack` draws under the same captions, stacked along channels [B,3*pack,H,W], and the draws themselves."""
+        draws = [self._fakes(generator, cond, grad) for _ in range(self.config.pack)]
+        return torch.cat([images for images, _, _ in draws], dim=1), draws
+
+    def _real_pack(self, images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
+        """The batch's images [B,3,H,W] and pack - 1 more renders of each caption -> [B,3*pack,H,W]; what the
+        caption leaves open is drawn anew (from a stream that is a function of the step)."""
+        def another(index: int, caption: str, draw: int) -> torch.Tensor:
+            rng = np.random.default_rng([9_000_011, step, index, draw])
+            objects = scene_objects(caption, rng) if caption else sample_scene(rng).objects  # "": any scene
+            return to_tensor(render(objects))
+
+        extra = [torch.stack([another(i, c, draw) for i, c in enumerate(captions)]) for draw in range(1, self.config.pack)]
+        return torch.cat([images, *extra], dim=1)
+
     def discriminator_step(self, images: torch.Tensor, captions: list[str], step: int) -> float:
         """The D phase: n_critic updates of D's own optimiser (the same real batch, fresh fakes each time)."""
         config, discriminator = self.config, self.discriminator
         generator, cond, mismatched = self._begin(captions, step)
+        images = self._real_pack(images, captions, step)  # [B,3*pack,H,W]
         discriminator.requires_grad_(True)
         for _ in range(config.n_critic):
-            fake, _, _ = self._fakes(generator, cond, grad=False)
+            fake, _ = self._fake_pack(generator, cond, grad=False)
             negatives = discriminator(fake, cond)  # [B]
             if config.mismatch and mismatched.any():  # real images under the previous image's caption
                 negatives = torch.cat([negatives, discriminator(images, cond.roll(1, 0))[mismatched]])
@@ -139,10 +158,11 @@ class GANSteps:
         else:  # no D phase ran for this batch: a fresh stream
             generator, cond, _ = self._begin(captions, step)
         self.discriminator.requires_grad_(False)
-        fake, ws, z = self._fakes(generator, cond, grad=True)
-        g_loss = generator_loss(config.loss, self.discriminator(fake, cond))
-        if config.mode_seeking_weight:  # a second draw under the same captions
-            other, _, other_z = self._fakes(generator, cond, grad=True)
+        packed, draws = self._fake_pack(generator, cond, grad=True)
+        fake, ws, z = draws[0]
+        g_loss = generator_loss(config.loss, self.discriminator(packed, cond))
+        if config.mode_seeking_weight:  # a second draw under the same captions (the pack's, when it has one)
+            other, _, other_z = draws[1] if len(draws) > 1 else self._fakes(generator, cond, grad=True)
             g_loss = g_loss + config.mode_seeking_weight * mode_seeking_penalty(fake, other, z, other_z,
                                                                                            on=config.mode_seeking_on)
         if config.contrastive_weight:
@@ -198,18 +218,20 @@ def _conditioning(config: GANConfig) -> str:
                if config.contrastive_weight else "")
             + (f"; G adds {config.mode_seeking_weight:g} x MSGAN's mode-seeking term on {config.mode_seeking_on}"
                if config.mode_seeking_weight else "")
-            + (f"; G still for the first {config.d_warmup_steps} steps (D warm-up)" if config.d_warmup_steps else ""))
+            + (f"; G still for the first {config.d_warmup_steps} steps (D warm-up)" if config.d_warmup_steps else "")
+            + (f"; D judges packs of {config.pack} samples of one caption against {config.pack} renders of it"
+               if config.pack > 1 else ""))
 
 
 def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
                        text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
                        config: GANConfig | None = None, text_losses: bool = True, mode_seeking: float = 0.0,
-                       d_warmup: int = 0, mode_seeking_on: str = "pixels"):
+                       d_warmup: int = 0, mode_seeking_on: str = "pixels", pack: int = 1):
     """The GAN as the training loop sees it: G is the network the loop trains, the D phase is its
     discriminator_step, D and its optimiser ride along in extra_state (see GANSteps)."""
     from models.training import Component
 
-    config = config or preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on)
+    config = config or preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on, pack)
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     network, discriminator = build(config, encoder.config.embed_dim)
