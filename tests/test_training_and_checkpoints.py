@@ -141,3 +141,25 @@ def test_the_loop_runs_a_components_own_phase_before_its_loss_every_step(tmp_pat
     train(component, config(2), tmp_path / "run", command="test")
     assert [(kind, step) for kind, step, _ in calls] == [("d", 0), ("loss", 0), ("d", 1), ("loss", 1)]
     assert calls[0][2] == calls[1][2] and calls[2][2] == calls[3][2]  # the same (caption-dropped) batch
+
+
+def test_save_time_metrics_include_captions_that_give_every_word(tiny_generator, monkeypatch):
+    from models.diffusion import generator as diffusion_generator
+    from world import parse_caption
+
+    asked = []
+    real_generate = tiny_generator.generate
+
+    def recording(prompts, *args, **kwargs):
+        asked.extend(prompts)
+        return real_generate(prompts, *args, **kwargs)
+
+    monkeypatch.setattr(tiny_generator, "generate", recording)
+    metrics = diffusion_generator.save_time_metrics(tiny_generator, prompts=12, steps=2)
+    assert set(metrics) == {"single_accuracy_g1_ddim2_12prompts", "single_all_asked_g1_ddim2_12prompts",
+                            "single_accuracy_g3_ddim2_12prompts", "single_all_asked_g3_ddim2_12prompts",
+                            "single_every_word_all_asked_g3_ddim2_12prompts"}
+    assert all(0 <= value <= 1 for value in metrics.values())
+    every_word = asked[-12:]  # the last 12 images: size, color, shape and position all given
+    assert all(parse_caption(c)["size"] and parse_caption(c)["cell"] for c in every_word)
+    assert not all(parse_caption(c)["size"] and parse_caption(c)["cell"] for c in asked[:12])  # the mixed set drops some
