@@ -122,7 +122,8 @@ class GANSteps:
             objects = scene_objects(caption, rng) if caption else sample_scene(rng).objects  # "": any scene
             return to_tensor(render(objects))
 
-        extra = [torch.stack([another(i, c, draw) for i, c in enumerate(captions)]) for draw in range(1, self.config.pack)]
+        extra = [torch.stack([another(i, c, draw) for i, c in enumerate(captions)])  # [B,3,H,W] each
+                 for draw in range(1, self.config.pack)]
         return torch.cat([images, *extra], dim=1)
 
     def discriminator_step(self, images: torch.Tensor, captions: list[str], step: int) -> float:
@@ -219,8 +220,8 @@ def _conditioning(config: GANConfig) -> str:
             + (f"; G adds {config.mode_seeking_weight:g} x MSGAN's mode-seeking term on {config.mode_seeking_on}"
                if config.mode_seeking_weight else "")
             + (f"; G still for the first {config.d_warmup_steps} steps (D warm-up)" if config.d_warmup_steps else "")
-            + (f"; D judges packs of {config.pack} samples of one caption against {config.pack} renders of it"
-               if config.pack > 1 else ""))
+            + (f"; D judges packs of {config.pack} samples of one caption against packs of {config.pack} real "
+               "images of it" if config.pack > 1 else ""))
 
 
 def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
