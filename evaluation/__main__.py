@@ -18,8 +18,8 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
     from evaluation import paraphrases
     from world.accuracy import score, world_prompts
     from models.checkpoints import CheckpointError
+    from evaluation.custom_models import CustomModelError, load_generator
     from models.text.planners import make_planner
-    from models.registry import load
 
     if not 1 <= args.n <= 10_000:
         raise SystemExit("error: --n must be from 1 to 10000")
@@ -38,8 +38,8 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
     rows = []
     for name in args.models.split(","):
         try:
-            generator = load(name.strip(), device=device)
-        except (KeyError, CheckpointError) as error:
+            generator = load_generator(name.strip(), device=device)
+        except (KeyError, CheckpointError, CustomModelError) as error:
             raise SystemExit(f"error: {error}")
         for guidance in args.guidance:
             started = time.perf_counter()
@@ -287,7 +287,8 @@ def _add_perf(sub) -> None:
 
 def _add_accuracy(sub) -> None:
     p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
-    p.add_argument("--models", default="ddpm", help="comma-separated generator names (default ddpm)")
+    p.add_argument("--models", default="ddpm", help="comma-separated generators: built-in names, hub:FOLDER or "
+                   "package.module:attribute, as for run (default ddpm)")
     p.add_argument("--task", choices=["single", "single-full", "pair", "count", "novel", "paraphrase"], default="single",
                    help="single, pair, count: world prompts of that kind, held-in color-shape pairs (optional words "
                         "dropped as in training); single-full: single objects with size, color, shape and position all "

@@ -189,3 +189,19 @@ def test_api_refuses_bad_arguments_before_any_work(tmp_path):
     with pytest.raises(TypeError, match="unknown option\\(s\\) guidance_scale; known: "):
         evaluation.run(models=[drawn], out=tmp_path / "r", guidance_scale=3)
     assert not (tmp_path / "r").exists()
+
+
+def test_accuracy_takes_package_module_attribute_too(tmp_path, monkeypatch, capsys):
+    _module(tmp_path, monkeypatch, "my_models_acc", """
+        from world.references import reference_image
+
+        def make(device="cpu"):
+            return lambda prompts, seed: [reference_image(p, seed + i) for i, p in enumerate(prompts)]
+        """)
+    main(["accuracy", "--models", "my_models_acc:make", "--task", "single-full", "--n", "4", "--guidance", "3"])
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("my_models_acc:make single-full") and "full 1.000" in line  # renders are always right
+    with pytest.raises(SystemExit) as caught:
+        main(["accuracy", "--models", "my_models_acc:nope", "--n", "1"])
+    assert str(caught.value) == "error: --models my_models_acc:nope: my_models_acc has no attribute 'nope'"
+    sys.modules.pop("my_models_acc", None)
