@@ -188,7 +188,7 @@ def test_the_earlier_commands_a_manifest_records_still_parse(name):
 def test_the_ddpm_warm_start_chain_resolves_to_the_presets_it_trained():
     manifest = manifest_of("ddpm")
     chain = manifest["warm_start"]["prior_commands"] + [manifest["training"]["command"]]
-    assert [resolve(command)[1]["preset"] for command in chain] == ["small", "small-pooled", "small-v"]
+    assert [resolve(command)[1]["preset"] for command in chain] == ["small", "small-pooled", "small-v", "small-v"]
     first = re.search(r"\(1\) (python -m models train .*?)\s+\(2\)", manifest["training"]["note"]).group(1)
     assert resolve(first)[1]["preset"] == "small"
 
