@@ -18,18 +18,25 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from models.checkpoints import CHECKPOINT_ROOT, MANIFEST, CheckpointError, read_manifest  # noqa: E402
+from models.checkpoints import (CHECKPOINT_ROOT, MANIFEST, CheckpointError, checkpoint_files,  # noqa: E402
+                                read_manifest, sha256)
 from models.registry import BUILTIN  # noqa: E402
 
 
 def _repin(run: pathlib.Path, target: pathlib.Path, components: dict) -> None:
-    """Each pinned component ({"path", "sha256"}) re-pointed from the run folder to the shipped folder."""
+    """Each pinned component ({"path", "sha256"}) re-pointed at the shipped folder of the same name
+    (models/checkpoints/text-encoder, .../vae), which must hold the very weights the run was trained against:
+    a run trained in another checkout must not ship a path into that checkout."""
     for part in components.values():
         pins = [part] + [v for v in part.values() if isinstance(v, dict)] if isinstance(part, dict) else []
         for pin in pins:
             if isinstance(pin.get("path"), str) and isinstance(pin.get("sha256"), str):
-                where = (run / pin["path"]).resolve()
-                pin["path"] = os.path.relpath(where, target.resolve())
+                shipped = CHECKPOINT_ROOT / (run / pin["path"]).resolve().name
+                pin["path"] = os.path.relpath(shipped.resolve(), target.resolve())
+                weights = [f for f in checkpoint_files(shipped) if f.suffix == ".safetensors"] if shipped.is_dir() else []
+                if not any(sha256(f) == pin["sha256"] for f in weights):
+                    raise CheckpointError(f"{run.name} was trained against a {shipped.name} other than the shipped "
+                                          f"{shipped}")
 
 
 def install(run: pathlib.Path, name: str) -> pathlib.Path:
@@ -37,13 +44,13 @@ def install(run: pathlib.Path, name: str) -> pathlib.Path:
     target = CHECKPOINT_ROOT / name
     if manifest.get("name") != name:
         raise CheckpointError(f"{run} holds {manifest.get('name')!r}, not {name!r}")
+    _repin(run, target, manifest["components"])  # before anything is replaced: a bad pin changes nothing
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for item in run.iterdir():
         if item.name not in ("train_state", MANIFEST):
             (shutil.copytree if item.is_dir() else shutil.copy2)(item, target / item.name)
-    _repin(run, target, manifest["components"])
     manifest["training"]["trained_in"] = str(run)
     (target / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if name in BUILTIN:  # it loads from its new place: files and pins checked

@@ -1,6 +1,7 @@
 """The training loop (resume, manifest) and checkpoint integrity, on tiny components."""
 import dataclasses
 import json
+import pathlib
 import shutil
 
 import pytest
@@ -107,8 +108,11 @@ def test_a_warm_start_may_add_zero_initialised_modules_but_not_lose_weights(tmp_
     old = ddpm.load(first)
     x, t = torch.randn(2, 3, 32, 32), torch.tensor([900, 10])
     states, pooled = old.text_encoder(["a red circle on the left", "a blue square"])
-    # the new path starts at zero: the warm-started network computes exactly what the checkpoint did
-    assert torch.equal(ddpm.unet_denoiser(wider.network.eval())(x, t, states, pooled), old.denoise(x, t, states, pooled))
+    # the new path starts at zero: the warm-started network computes exactly what the checkpoint did (in the
+    # memory format the loader gives it, which picks the convolution kernels)
+    from models.acceleration import for_device
+    network = for_device(wider.network.eval(), "cpu", channels_last_on_cpu=True)
+    assert torch.equal(ddpm.unet_denoiser(network)(x, t, states, pooled), old.denoise(x, t, states, pooled))
     # a checkpoint with weights the network lacks is refused
     wider.export(wider.network, tmp_path / "wide")
     wide = tmp_path / "wide"
@@ -163,3 +167,34 @@ def test_save_time_metrics_include_captions_that_give_every_word(tiny_generator,
     every_word = asked[-12:]  # the last 12 images: size, color, shape and position all given
     assert all(parse_caption(c)["size"] and parse_caption(c)["cell"] for c in every_word)
     assert not all(parse_caption(c)["size"] and parse_caption(c)["cell"] for c in asked[:12])  # the mixed set drops some
+
+
+def test_install_checkpoint_pins_the_shipped_component_not_the_checkout_the_run_came_from(tmp_path, monkeypatch,
+                                                                                        tiny_text_encoder):
+    import importlib.util
+
+    from models.checkpoints import pin
+    from models.text.encoder import WEIGHTS
+
+    script = pathlib.Path(__file__).resolve().parents[1] / "scripts" / "install_checkpoint.py"
+    spec = importlib.util.spec_from_file_location("install_checkpoint", script)
+    installer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(installer)
+    root = tmp_path / "shipped"
+    monkeypatch.setattr(installer, "CHECKPOINT_ROOT", root)
+    tiny_text_encoder.save_pretrained(root / "text-encoder")
+    tiny_text_encoder.save_pretrained(tmp_path / "other-checkout" / "text-encoder")  # the same weights elsewhere
+    run = tmp_path / "runs" / "tiny"
+    run.mkdir(parents=True)
+    (run / "net").mkdir()
+    (run / "net" / "config.json").write_text("{}")
+    manifest = {"name": "tiny", "training": {}, "sha256": {"net/config.json": sha256(run / "net" / "config.json")},
+                "components": {"text_encoder": pin(run, tmp_path / "other-checkout" / "text-encoder", WEIGHTS)}}
+    (run / "generator.json").write_text(json.dumps(manifest))
+    installed = installer.install(run, "tiny")
+    assert json.loads((installed / "generator.json").read_text())["components"]["text_encoder"]["path"] == "../text-encoder"
+    torch.manual_seed(1)
+    other = TextEncoder(tiny_text_encoder.config)
+    other.save_pretrained(root / "text-encoder")  # the shipped encoder is now another one
+    with pytest.raises(CheckpointError, match="other than the shipped"):
+        installer.install(run, "tiny")
