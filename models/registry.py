@@ -28,6 +28,11 @@ def _gan(device: str):
     return gan.load(CHECKPOINT_ROOT / "gan", device=device)
 
 
+def _gan_layout(device: str):
+    from models.gan import planned
+    return planned.load_planned(CHECKPOINT_ROOT / "gan-layout", device=device)
+
+
 def _ar(device: str):
     from models.ar import family as ar
     return ar.load(CHECKPOINT_ROOT / "ar", device=device)
@@ -41,6 +46,8 @@ BUILTIN: dict[str, tuple[Callable, str]] = {
     "dit-layout": (_latent("dit-layout"), "the DiT reading the planner's layout as grounding tokens (LLM/rules -> "
                                           "layout tokens -> DiT)"),
     "gan": (_gan, "text-conditioned GAN (StyleGAN2-style or DCGAN, projection discriminator)"),
+    "gan-layout": (_gan_layout, "the GAN reading the planner's caption, the layout's free choices (size, cell) "
+                                "drawn per image and written in"),
     "ar": (_ar, "autoregressive: a decoder-only transformer over FSQ image codes, prefixed by the caption's tokens"),
 }
 

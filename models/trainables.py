@@ -130,6 +130,17 @@ def _gan(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup:
                               mode_seeking_on=mode_seeking_on, pack=pack)
 
 
+def _gan_layout_config(**options) -> TrainConfig:
+    # the shipped gan trained on with captions that always give size and position (all the planner ever hands
+    # gan-layout), on a data stream the gan never saw, at half its rate; D starts fresh, so it learns alone first
+    return dataclasses.replace(_gan_config(**options), steps=2500, lr=1e-4, drop_words=False, data_seed=9)
+
+
+def _gan_layout(**options) -> Component:
+    from models.gan.training import training_component
+    return training_component(name="gan-layout", warm_start=CHECKPOINT_ROOT / "gan", planned=True, **options)
+
+
 # ---------------------------------------------------------------- autoregressive
 def _vq_config() -> TrainConfig:
     # fine-tunes the shipped vae's encoder and decoder around the FSQ quantizer (22.0 dB before the first step)
@@ -165,6 +176,10 @@ TRAINABLES: dict[str, Trainable] = {
     "gan": Trainable(_gan_config, _gan, CHECKPOINT_ROOT / "gan",
                      {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
                       "d_warmup": 0, "mode_seeking_on": "pixels", "pack": 1}),
+    # the same DCGAN fed captions the planner completed (models/gan/planned.py)
+    "gan-layout": Trainable(_gan_layout_config, _gan_layout, CHECKPOINT_ROOT / "gan-layout",
+                            {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
+                             "d_warmup": 500, "mode_seeking_on": "pixels", "pack": 1}),
     "clip-evaluator": Trainable(_clip_evaluator_config, _clip_evaluator, CHECKPOINT_ROOT / "clip-evaluator"),
     # the autoregressive family: the FSQ tokenizer first, then the transformer over its codes
     "vq": Trainable(_vq_config, _vq, CHECKPOINT_ROOT / "vq"),

@@ -46,6 +46,9 @@ class TrainConfig:
     checkpoint_every: int = 250
     sample_every: int = 500
     data_seed: int = 0
+    # False: single-object captions always give size and position (a model that is only ever handed complete
+    # captions, as gan-layout is by its planner); True: words dropped as world/scenes.py does
+    drop_words: bool = True
 
 
 @dataclasses.dataclass
@@ -211,7 +214,7 @@ class _Run:
 
     def loop(self) -> None:
         config = self.config
-        dataset = ShapesDataset(seed=config.data_seed)
+        dataset = ShapesDataset(seed=config.data_seed, drop_words=config.drop_words)
         self.network.train()
         bar = tqdm(total=config.steps, initial=self.step, desc=f"train {self.component.name}", unit="step",
                    dynamic_ncols=True)
@@ -288,7 +291,8 @@ class _Run:
         def manifest() -> dict:
             return write_manifest(out, name=component.name, family=component.family, components=components,
                                   command=command, steps=self.step, wall_time_s=self.wall,
-                                  data=f"Shapes world stream (data seed {config.data_seed}), "
+                                  data=f"Shapes world stream (data seed {config.data_seed}"
+                                       f"{'' if config.drop_words else ', every word of every caption given'}), "
                                        f"{self.step * config.batch_size} images seen (batch {config.batch_size})",
                                   metrics=metrics,
                                   extra={"train_config": dataclasses.asdict(config), "warm_start": self.warm,
