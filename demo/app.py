@@ -81,7 +81,7 @@ def _compare_tab(session: DemoSession, fns: dict) -> None:
                 images.append(gr.Image(label=label(g), type="pil", format="png", interactive=False, height=DISPLAY,
                                        width=DISPLAY, elem_classes=["generator-output"]))
                 verdicts.append(gr.Markdown("", elem_classes=["verdict"]))
-        layout = gr.Image(label="Planned layout (dit-layout reads it)", type="pil",
+        layout = gr.Image(label="Planned layout (dit-layout reads it; gan-layout, for one object)", type="pil",
                           interactive=False, height=DISPLAY, width=DISPLAY, elem_id="layout")
     gr.Examples(EXAMPLES, inputs=[prompt])
     inputs = [prompt, seed, randomize, steps, guidance, sampler, rewrite]

@@ -227,7 +227,7 @@ def layout_picture(image: Image.Image) -> Image.Image | None:
 def compare(session: DemoSession, prompt: str, seed: float, randomize: bool, steps: float, guidance: float,
             sampler: str, rewrite: bool = True):
     """Every generator, one after the other: yields [seed, plan line, *one gr.Image per generator, the planned
-    layout] as images stream; the layout is the one a layout-aware generator (dit-layout) used, if one is loaded."""
+    layout] as images stream; the layout is the one a layout-aware generator (dit-layout, gan-layout) used, if one is loaded."""
     prompt, steps, guidance = validate(prompt, steps, guidance)
     seed = random.randint(0, MAX_SEED) if check_flag(randomize, "Randomise seed") else check_seed(seed)
     plan = session.planner.plan(prompt) if check_flag(rewrite, "Rewrite") else None

@@ -222,7 +222,7 @@ def _add_run(sub) -> None:
                    help="real images for FID/KID: a folder or an .npz (mu, sigma); default for world prompts: "
                         "images rendered from the same prompts")
     p.add_argument("--layout", type=_layouts, default=["planner"],
-                   help="layout-aware models (dit-layout): planner (default), none (the caption alone, setting "
+                   help="layout-aware models (dit-layout, gan-layout): planner (default), none (the caption alone, setting "
                         "names end in -nolayout), or planner,none for the ablation side by side")
     p.add_argument("--truncation", type=_truncations, default=None, metavar="PSI,...",
                    help="GANs: comma-separated truncation psi from 0 to 2, one setting each (names end in -psi0.5); "
@@ -269,7 +269,7 @@ def _add_perf(sub) -> None:
                                    "(f) the demo's compare latency (with --sections ...,demo). Progress goes to "
                                    "stderr.")
     p.add_argument("--models", type=_names, default=None,
-                   help="default: every built-in generator on disk (ddpm, ldm, dit, dit-layout, gan, ar)")
+                   help="default: every built-in generator on disk (ddpm, ldm, dit, dit-layout, gan, gan-layout, ar)")
     p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--quick", action="store_true",
                    help="10 sampling steps instead of 50 in (a) and (b), 10 instead of 20 in (c)")
@@ -300,7 +300,7 @@ def _add_accuracy(sub) -> None:
     p.add_argument("--steps", type=_step, default=50, help="sampling steps (default 50)")
     p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")
     p.add_argument("--layout", choices=("planner", "none"), default="planner",
-                   help="layout-aware models (dit-layout): planner (default) | none (the caption alone)")
+                   help="layout-aware models (dit-layout, gan-layout): planner (default) | none (the caption alone)")
     p.add_argument("--n", type=int, default=200, help="number of prompts, one image each (default 200)")
     p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--json", action="store_true", help="print one JSON object per row")

@@ -24,7 +24,7 @@ from evaluation.perf_models import (BatchingRow, DefaultsRow, MfuRow, batching_r
                                     measure_defaults, mfu_row)
 from evaluation.perf_timing import QUICK, PerfSettings, matmul_peak_gflops, progress
 
-BUILTIN_MODELS = ("ddpm", "ldm", "dit", "dit-layout", "gan", "ar")
+BUILTIN_MODELS = ("ddpm", "ldm", "dit", "dit-layout", "gan", "gan-layout", "ar")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 DEMO_COMMAND = "python -m demo --time-compare"
 SECTIONS = ("models", "hub", "fid", "demo")  # models: (a), (b), (e), (g); hub: (c); fid: (d); demo: (f)

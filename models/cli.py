@@ -82,7 +82,7 @@ def cmd_sample(args: argparse.Namespace) -> None:
             extra.update(sampling)
             if args.layout is not None:
                 if not getattr(generator, "layout_aware", False):
-                    fail(f"--layout applies to layout-aware models (dit-layout); {args.model} reads no layout")
+                    fail(f"--layout applies to layout-aware models (dit-layout, gan-layout); {args.model} reads no layout")
                 extra["layout"] = args.layout
             if args.compile:
                 compile_generator(generator)
@@ -157,9 +157,9 @@ def family_options(args: argparse.Namespace) -> dict:
     given = {"arch": args.arch, "loss": args.loss, "preset": args.preset, "mode_seeking": args.mode_seeking,
              "d_warmup": args.d_warmup, "mode_seeking_on": args.mode_seeking_on, "pack": args.pack,
              "text_losses": None if args.text_losses is None else args.text_losses == "on"}
-    if args.model != "gan" and any(given[k] is not None for k in GAN_FLAGS):
+    if args.model not in ("gan", "gan-layout") and any(given[k] is not None for k in GAN_FLAGS):
         fail("--arch, --loss, --text-losses, --mode-seeking, --mode-seeking-on, --d-warmup and --pack apply to "
-             "--model gan only")
+             "--model gan and gan-layout only")
     if args.model not in ("ddpm", "ldm", "dit") and given["preset"] is not None:
         fail("--preset applies to --model ddpm, ldm and dit only")
     return given

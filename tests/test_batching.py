@@ -63,7 +63,7 @@ def test_guidance_one_and_zero_compute_one_half_with_the_same_values(tiny_genera
         torch.testing.assert_close(fast, both(x, t), atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("name", ["ddpm", "ldm", "dit", "dit-layout", "gan", "ar"])
+@pytest.mark.parametrize("name", ["ddpm", "ldm", "dit", "dit-layout", "gan", "gan-layout", "ar"])
 def test_shipped_models_agree_across_batch_sizes(name):
     from models.registry import load
 

@@ -65,7 +65,7 @@ def test_unknown_trainable_is_a_one_line_error():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "ddpm", "--text-losses", "off"], "apply to --model gan only"),
+    (["--model", "ddpm", "--text-losses", "off"], "apply to --model gan and gan-layout only"),
     (["--model", "gan", "--arch", "biggan"], "unknown --arch 'biggan'"),
     (["--model", "gan", "--loss", "hinge"], "unknown --loss 'hinge'"),
     (["--model", "ddpm", "--preset", "huge"], "unknown --preset 'huge'"),
@@ -102,7 +102,7 @@ def test_list_shows_parameters_and_gflops():
                          line)
         if found and "ready" in line:
             listed[found.group(1)] = (float(found.group(3)), float(found.group(4)))
-    assert set(listed) == {"ddpm", "ldm", "dit", "dit-layout", "gan", "ar"}, result.stdout
+    assert set(listed) == {"ddpm", "ldm", "dit", "dit-layout", "gan", "gan-layout", "ar"}, result.stdout
     # one network call on one 32x32 image (or 8x8x4 latent): measured 0.894 / 0.198 / 0.078 / 0.102 GFLOPs
     gflops = {name: flops for name, (_, flops) in listed.items() if name not in ("gan", "ar")}
     assert all(0.02 < value < 5 for value in gflops.values()), gflops
@@ -134,7 +134,7 @@ def assert_config_is(config, recorded: dict, leave_out: set = frozenset()) -> No
 
 
 def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict) -> None:
-    if name == "gan":
+    if name in ("gan", "gan-layout"):
         from models.gan.family import GANConfig, preset
         built = preset(options["arch"], options["loss"], options["text_losses"], options.get("mode_seeking", 0.0),
                        options.get("d_warmup", 0), options.get("mode_seeking_on", "pixels"), options.get("pack", 1))
