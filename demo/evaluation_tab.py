@@ -19,7 +19,7 @@ FIGURES = (("fid_vs_clip.png", "FID vs CLIP score across guidance"),
 MAX_JSON_BYTES = 50 * 2**20  # a run's metrics.json is kilobytes; anything this big is not one
 PRECOMPUTED = pathlib.Path(__file__).parent / "precomputed"  # a run shipped with the demo, shown on a first visit
 QUICK_NAME = "quick"  # the folder of the app's own quick evaluation
-QUICK_COMMAND = "--models ddpm,ldm,dit,dit-layout,gan,ar --guidance 3 --prompts shapes-quick --n 1"
+QUICK_COMMAND = "--models ddpm,ldm,dit,dit-layout,gan,gan-layout,ar --guidance 3 --prompts shapes-quick --n 1"
 
 
 class RunError(ValueError):

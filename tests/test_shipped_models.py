@@ -70,7 +70,7 @@ def test_gan_layout_draws_what_is_asked_and_its_samples_vary_as_the_world_s_do()
 
     prompts = world_prompts(300, "single")
     share = np.mean([judge(p, im)["full"] for p, im in zip(prompts, load("gan-layout").generate(prompts, seed=0))])
-    assert share >= 0.94, f"{share:.3f}"  # measured 0.987 (296 of 300); the caption-only gan 0.87
+    assert share >= 0.90, f"{share:.3f}"  # measured 0.953 (286 of 300); the caption-only gan 0.87
     # prompts that leave size and cell open: rendered data differ in one pair of 18 draws alike (94 %)
     open_prompts = [p for p in world_prompts(400, "single") if parse_caption(p)["size"] is None
                     and parse_caption(p)["cell"] is None][:40]
