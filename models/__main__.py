@@ -59,7 +59,7 @@ def _add_train(sub) -> None:
                    help="decay the learning rate linearly to 10%% over the last STEPS steps (default: the preset's)")
     p.add_argument("--out", default=None, help="checkpoint folder (default: models/checkpoints/NAME)")
     p.add_argument("--init-from", default=None, metavar="DIR",
-                   help="start from another exported checkpoint's weights (e.g. to train a shipped model longer); "
+                   help="start from another exported checkpoint's weights (e.g. to train a shipped model longer; gan-layout: the shipped gan by default); "
                         "ignored when OUT/train_state exists (that resumes)")
     p.set_defaults(run=cli.cmd_train)
 

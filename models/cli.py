@@ -215,9 +215,10 @@ def cmd_train(args: argparse.Namespace) -> None:
         component = trainable.component(**options)
     except (CheckpointError, ValueError) as error:  # e.g. the frozen text encoder is missing
         fail(str(error))
+    init_from = pathlib.Path(args.init_from) if args.init_from else trainable.init_from
     try:
         manifest = train(component, config, out, command=recorded_command(sys.argv[1:], args, options),
-                         init_from=pathlib.Path(args.init_from) if args.init_from else None)
+                         init_from=init_from)
     except CheckpointError as error:
         fail(str(error))
     print(f"saved {out} after {manifest['training']['steps']} steps: {manifest['metrics']}")

@@ -21,6 +21,7 @@ class Trainable:
     component: Callable[..., Component]  # (**options) -> the component (builds networks, loads frozen parts)
     out: pathlib.Path  # the default --out
     defaults: dict = dataclasses.field(default_factory=dict)  # family options: the shipped recipe's
+    init_from: pathlib.Path | None = None  # the default --init-from: a recipe that starts from another shipped model
 
     def options(self, **given) -> dict:
         """The defaults with the options given (None: not given) on top; ValueError for an unknown one."""
@@ -139,7 +140,7 @@ def _gan_layout_config(**options) -> TrainConfig:
 
 def _gan_layout(**options) -> Component:
     from models.gan.training import training_component
-    return training_component(name="gan-layout", warm_start=CHECKPOINT_ROOT / "gan", planned=True, **options)
+    return training_component(name="gan-layout", planned=True, **options)
 
 
 # ---------------------------------------------------------------- autoregressive
@@ -180,7 +181,7 @@ TRAINABLES: dict[str, Trainable] = {
     # the same DCGAN fed captions the planner completed (models/gan/planned.py)
     "gan-layout": Trainable(_gan_layout_config, _gan_layout, CHECKPOINT_ROOT / "gan-layout",
                             {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
-                             "d_warmup": 500, "mode_seeking_on": "pixels", "pack": 1}),
+                             "d_warmup": 500, "mode_seeking_on": "pixels", "pack": 1}, init_from=CHECKPOINT_ROOT / "gan"),
     "clip-evaluator": Trainable(_clip_evaluator_config, _clip_evaluator, CHECKPOINT_ROOT / "clip-evaluator"),
     # the autoregressive family: the FSQ tokenizer first, then the transformer over its codes
     "vq": Trainable(_vq_config, _vq, CHECKPOINT_ROOT / "vq"),

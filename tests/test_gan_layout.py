@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from models.checkpoints import CheckpointError
-from models.contract import GenerationError
+from models.contract import GenerationError, ImageRequest
 from models.gan import family as gan
 from models.gan.planned import PlannedGANGenerator, load_planned
 from models.gan.training import training_component
@@ -64,7 +64,6 @@ def test_each_image_is_the_gans_image_of_its_completed_caption(planned):
     captions = [im.info["caption"] for im in images]
     plain = gan.GANGenerator(planned.info, planned.network, planned.config, planned.text_encoder)
     for index, (caption, image) in enumerate(zip(captions, images)):  # image i keeps its own z stream
-        from models.contract import ImageRequest
         alone = plain.generate_requests([ImageRequest(caption, 7, index)])[0]
         assert np.array_equal(np.asarray(alone), np.asarray(image))
     assert images[0].info["layout"] and not images[2].info["layout"]
@@ -87,19 +86,23 @@ def text_encoder_folder(tmp_path, tiny_text_encoder):
     return tmp_path / "text-encoder"
 
 
-def test_the_recipe_starts_from_the_exported_g_and_refuses_another_architecture(tmp_path, text_encoder_folder):
+def test_the_recipe_starts_from_the_shipped_gan_through_the_loops_warm_start(tmp_path, text_encoder_folder):
+    from models.checkpoints import CHECKPOINT_ROOT
+    from models.trainables import TRAINABLES
+    from models.training import warm_start
+
+    assert TRAINABLES["gan-layout"].init_from == CHECKPOINT_ROOT / "gan"  # `train --model gan-layout` alone
     source = exported_gan(tmp_path / "gan", text_encoder_folder)
     component = training_component("dcgan", "non-saturating", name="tiny-layout", config=tiny_config(),
-                                   text_encoder_path=text_encoder_folder, warm_start=source, planned=True)
+                                   text_encoder_path=text_encoder_folder, planned=True)
+    record = warm_start(component, source)
     exported = gan.load(source).network.state_dict()
     assert all(torch.equal(exported[k], v) for k, v in component.network.state_dict().items())
-    assert component.extra_manifest["generator_warm_start"]["checkpoint"] == "gan"
-    with pytest.raises(CheckpointError, match="not this stylegan2"):
-        training_component("stylegan2", "non-saturating", config=tiny_config("stylegan2"),
-                           text_encoder_path=text_encoder_folder, warm_start=source)
-    with pytest.raises(CheckpointError, match="no generator.json"):
-        training_component("dcgan", "non-saturating", config=tiny_config(), text_encoder_path=text_encoder_folder,
-                           warm_start=tmp_path / "nowhere")
+    assert record["new_parameters"] == [] and record["prior_commands"] == ["test"]
+    other = training_component("stylegan2", "non-saturating", config=tiny_config("stylegan2"),
+                               text_encoder_path=text_encoder_folder)
+    with pytest.raises(CheckpointError, match="cannot warm-start"):  # another architecture's G
+        warm_start(other, source)
 
 
 @pytest.mark.parametrize("drop_words", [True, False])

@@ -22,10 +22,10 @@ from models.contract import (GenerationError, ImageRequest, StepCallback, check_
                              default_batch_size, requests_for)
 from models.gan.family import GANGenerator, load
 from models.text.planners import make_planner
-from world.captions import parse_caption
+from world.captions import parse_caption, single_caption
 from world.layout import complete
 from world.seeds import layout_rng
-from world.shapes import POSITIONS
+from world.shapes import WorldObject
 
 LAYOUT_SOURCES = ("planner", "none")  # "none": the planner's caption as it is (the caption-only GAN's input)
 DESCRIPTION = ("the GAN reading the planner's caption with the layout's free choices (size, cell of a single object) "
@@ -51,7 +51,8 @@ class PlannedGANGenerator(GANGenerator):
             return plan.caption, ""
         planned = complete(spec, layout_rng(seed, index))
         obj = planned.objects[0]
-        return f"a {obj.size} {obj.color} {obj.shape} {POSITIONS[obj.cell]}", json.dumps(planned.as_dict())
+        return (single_caption(WorldObject(obj.shape, obj.color, obj.size, obj.cell, obj.center())),
+                json.dumps(planned.as_dict()))
 
     def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
                           guidance_scale: float | None = None, sampler: str | None = None,

@@ -9,9 +9,9 @@ import pathlib
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from models.checkpoints import CheckpointError, pin, read_manifest, sha256
+from models.checkpoints import pin
 from models.gan.family import WEIGHTS, GANConfig, GANGenerator, build, gan_info, load, preset
 from models.gan.losses import (DEFAULT_LOSS, clip_weights, discriminator_loss, generator_loss, gradient_penalty,
                                mode_seeking_penalty, path_length_penalty, r1_penalty)
@@ -185,18 +185,6 @@ class GANSteps:
         self.pl_mean = saved["pl_mean"]
 
 
-def _exported_generator(folder: pathlib.Path, config: GANConfig) -> dict:
-    """The G weights of an exported GAN of the same architecture, for a warm start; CheckpointError otherwise."""
-    try:
-        shipped = GANConfig(**read_manifest(folder)["components"]["generator"]["config"])
-        weights = load_file(folder / WEIGHTS)
-    except (OSError, KeyError, TypeError) as error:
-        raise CheckpointError(f"cannot warm-start from {folder}: {str(error).splitlines()[0]}") from None
-    if (shipped.arch, shipped.z_dim, shipped.width) != (config.arch, config.z_dim, config.width):
-        raise CheckpointError(f"cannot warm-start from {folder}: a {shipped.arch} GAN, not this {config.arch}")
-    return weights
-
-
 def _export(config: GANConfig, discriminator: torch.nn.Module, text_encoder_path: pathlib.Path,
             net: torch.nn.Module, folder: pathlib.Path) -> dict:
     (folder / "generator").mkdir(parents=True, exist_ok=True)
@@ -242,12 +230,10 @@ def _conditioning(config: GANConfig) -> str:
 def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
                        text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
                        config: GANConfig | None = None, text_losses: bool = True, mode_seeking: float = 0.0,
-                       d_warmup: int = 0, mode_seeking_on: str = "pixels", pack: int = 1,
-                       warm_start: pathlib.Path | None = None, planned: bool = False):
+                       d_warmup: int = 0, mode_seeking_on: str = "pixels", pack: int = 1, planned: bool = False):
     """The GAN as the training loop sees it: G is the network the loop trains, the D phase is its
-    discriminator_step, D and its optimiser ride along in extra_state (see GANSteps). `warm_start`: an exported
-    GAN whose G to start from (D starts fresh); `planned`: watch and judge it as gan-layout does, fed captions
-    the planner completed (models/gan/planned.py)."""
+    discriminator_step, D and its optimiser ride along in extra_state (see GANSteps). `planned`: watch and judge
+    it as gan-layout does, fed captions the planner completed (models/gan/planned.py)."""
     from models.gan.planned import PlannedGANGenerator
     from models.training import Component
 
@@ -255,8 +241,6 @@ def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     network, discriminator = build(config, encoder.config.embed_dim)
-    if warm_start is not None:
-        network.load_state_dict(_exported_generator(pathlib.Path(warm_start), config))
     # the GAN papers' optimisers for D: Adam(0, 0.99) at 2e-3 for StyleGAN2, Adam(0.5, 0.999) at 2e-4 for DCGAN
     d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3 if arch == "stylegan2" else 2e-4,
                                    betas=(0.0, 0.99) if arch == "stylegan2" else (0.5, 0.999))
@@ -275,7 +259,4 @@ def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
                      evaluate=functools.partial(_evaluate, planned=planned), sample_grid=sample_grid, weights=WEIGHTS,
                      extra_state=steps.state_dict, load_extra_state=steps.load_state_dict,
                      watch=lambda net, step: _watch_line(steps.d_loss, collapse_statistics(generator_for(net))),
-                     extra_manifest={"arch": arch, "loss": loss, "conditioning": _conditioning(config),
-                                     **({"generator_warm_start": {"checkpoint": pathlib.Path(warm_start).name,
-                                                                  "sha256": sha256(pathlib.Path(warm_start) / WEIGHTS)}}
-                                        if warm_start is not None else {})})
+                     extra_manifest={"arch": arch, "loss": loss, "conditioning": _conditioning(config)})
