@@ -55,12 +55,13 @@ def checkpoint_files(folder: pathlib.Path) -> list[pathlib.Path]:
 
 
 def write_manifest(folder: pathlib.Path, *, name: str, family: str, components: dict, command: str,
-                   steps: int, wall_time_s: float, data: str, metrics: dict, extra: dict | None = None) -> dict:
+                   steps: int, wall_time_s: float, data: str, metrics: dict, extra: dict | None = None,
+                   world_version: int | str = WORLD_VERSION) -> dict:
     folder = pathlib.Path(folder)
     manifest = {
         "name": name,
         "family": family,
-        "world_version": WORLD_VERSION,
+        "world_version": str(world_version),  # the world the weights were trained on
         "components": components,
         "training": {
             "command": command,

@@ -49,6 +49,8 @@ class TrainConfig:
     # False: single-object captions always give size and position (a model that is only ever handed complete
     # captions, as gan-layout is by its planner); True: words dropped as world/scenes.py does
     drop_words: bool = True
+    world_version: int = 2  # the scene mixture drawn: 1 (single, pair, count) or 2 (adds counts to five,
+    # three or four objects, a count plus one, a line of three, one large and one small)
 
 
 @dataclasses.dataclass
@@ -214,7 +216,7 @@ class _Run:
 
     def loop(self) -> None:
         config = self.config
-        dataset = ShapesDataset(seed=config.data_seed, drop_words=config.drop_words)
+        dataset = ShapesDataset(seed=config.data_seed, drop_words=config.drop_words, version=config.world_version)
         self.network.train()
         bar = tqdm(total=config.steps, initial=self.step, desc=f"train {self.component.name}", unit="step",
                    dynamic_ncols=True)
@@ -291,10 +293,10 @@ class _Run:
         def manifest() -> dict:
             return write_manifest(out, name=component.name, family=component.family, components=components,
                                   command=command, steps=self.step, wall_time_s=self.wall,
-                                  data=f"Shapes world stream (data seed {config.data_seed}"
+                                  data=f"Shapes world v{config.world_version} stream (data seed {config.data_seed}"
                                        f"{'' if config.drop_words else ', every word of every caption given'}), "
                                        f"{self.step * config.batch_size} images seen (batch {config.batch_size})",
-                                  metrics=metrics,
+                                  metrics=metrics, world_version=config.world_version,
                                   extra={"train_config": dataclasses.asdict(config), "warm_start": self.warm,
                                          **component.extra_manifest})
 

@@ -9,7 +9,7 @@ from world import render, sample_scene, scene_rng
 from world.accuracy import judge
 from world.perturbations import STRENGTHS, blank, noise_image, other_color
 
-SCENES = [sample_scene(scene_rng(31, i)) for i in range(150)]  # every kind: single, pair, count
+SCENES = [sample_scene(scene_rng(31, i)) for i in range(150)]  # the v2 training mixture: every kind
 RENDERS = [render(scene.objects) for scene in SCENES]
 
 

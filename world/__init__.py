@@ -2,13 +2,26 @@
 
 Nothing here imports the rest of the project. Its exact specification is in docs/ARCHITECTURE.md.
 """
-from world.captions import count_caption, pair_caption, parse_caption, single_caption
+from world.captions import (between_caption, caption_task, count_caption, mixed_caption, multi_caption,
+                            pair_caption, parse_caption, single_caption, sizes_caption, wanted_objects)
 from world.scenes import ShapesDataset, collate, color_shape_pairs, make_object, sample_scene, scene_rng
 from world.shapes import (COLORS, DROP_POSITION, DROP_SIZE, HELD_OUT, NUMBERS, PLURALS, POSITIONS, RELATIONS,
-                          SCENE_KINDS, SHAPES, SIZE, SIZES, SUPERSAMPLE, WORLD_VERSION, Scene, WorldObject,
-                          cell_center, geometric_centroid, jitter, render, shape_polygons, to_image, to_tensor)
+                          SCENE_KINDS, SCENE_KINDS_V2, SHAPES, SIZE, SIZES, SUPERSAMPLE, V1_KINDS, V2_KINDS,
+                          WORLD_VERSION, Scene, WorldObject, article, cell_center, cells_apart, geometric_centroid,
+                          jitter, render, shape_polygons, to_image, to_tensor)
 
 __all__ = [
+    "between_caption",
+    "caption_task",
+    "mixed_caption",
+    "multi_caption",
+    "sizes_caption",
+    "wanted_objects",
+    "SCENE_KINDS_V2",
+    "V1_KINDS",
+    "V2_KINDS",
+    "article",
+    "cells_apart",
     "count_caption",
     "pair_caption",
     "parse_caption",

@@ -5,7 +5,9 @@ from typing import Sequence
 
 from PIL import Image
 
-from world import PLURALS, POSITIONS, parse_caption, sample_scene, scene_rng
+from collections import Counter
+
+from world import PLURALS, POSITIONS, parse_caption, sample_scene, scene_rng, wanted_objects
 from world.detector import Detection, detect
 from world.seeds import chunk_seed
 
@@ -29,7 +31,40 @@ def judge(caption: str, image: Image.Image) -> dict:
         right = len(same) == spec["count"] == len(found)
         return {"color_shape": bool(same) and len(same) == len(found), "count": right, "full": right,
                 "reason": "" if right else f"saw {_seen(found)}"}
-    return judge_pair(spec, found)
+    if spec["kind"] == "pair":
+        return judge_pair(spec, found)
+    return judge_scene(spec, found)
+
+
+def judge_scene(spec: dict, found: list[Detection]) -> dict:
+    """The kinds of version 2: exactly the objects named and nothing else (`objects`), then what the kind adds:
+    the line of three with the named object in the middle (`line`), or each object's size (`size`)."""
+    objects = Counter((d.color, d.shape) for d in found) == wanted_objects(spec)
+    result = {"color_shape": objects, "objects": len(found)}
+    reason = "" if objects else f"saw {_seen(found)}"
+    if spec["kind"] == "between":
+        result["line"] = objects and _middle(found) == spec["middle"]
+        if objects and not result["line"]:
+            middle = _middle(found)
+            reason = f"middle: {' '.join(middle)}" if middle else "not in one row or column"
+    elif spec["kind"] == "sizes":
+        wrong = [f"{c} {s} {d.size}" for size, c, s in spec["objects"] for d in found
+                 if (d.color, d.shape) == (c, s) and d.size != size]
+        result["size"] = objects and not wrong
+        if objects and wrong:
+            reason = f"size: {', '.join(wrong)}"
+    result["full"] = objects and result.get("line", True) and result.get("size", True)
+    result["reason"] = reason
+    return result
+
+
+def _middle(found: list[Detection]) -> tuple[str, str] | None:
+    """The (color, shape) in the middle cell of three detections filling one row or one column, else None."""
+    cells = [d.cell for d in found]
+    for axis in (0, 1):  # 0: a row (same gy, gx 0..2); 1: a column
+        if len({c[1 - axis] for c in cells}) == 1 and sorted(c[axis] for c in cells) == [0, 1, 2]:
+            return next((d.color, d.shape) for d in found if d.cell[axis] == 1)
+    return None
 
 
 def _seen(found: list[Detection]) -> str:
@@ -91,7 +126,8 @@ def judge_pair(spec: dict, found: list[Detection]) -> dict:
 
 def world_prompts(n: int, kind: str = "single", seed: int = EVAL_SEED, held_out: bool = False,
                   every_word: bool = False) -> list[str]:
-    """n world captions of one scene kind (single | pair | count), held-in color-shape pairs unless held_out;
+    """n world captions of one scene kind (single, pair, count or a version-2 kind such as count-high or multi),
+    held-in color-shape pairs unless held_out;
     optional words (size, position) dropped as in training, or all given when every_word."""
     return [sample_scene(scene_rng(seed, i), kind=kind, held_out=held_out, drop_words=not every_word).caption
             for i in range(n)]

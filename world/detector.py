@@ -60,18 +60,11 @@ def detect(image: Image.Image | np.ndarray) -> list[Detection]:
     rgb = np.asarray(image, dtype=np.float32)[..., :3]  # [32,32,3]
     background = np.median(rgb.reshape(-1, 3), axis=0)  # [3]; objects cover well under half the canvas
     brightness = np.abs(rgb - background).max(axis=2)  # [32,32], distance from the background
-    labels, count = ndimage.label(brightness > FOREGROUND, structure=np.ones((3, 3)))
     found = []
-    for label in range(1, count + 1):
-        mask = labels == label
+    for mask in _object_masks(rgb, background, brightness):
         pixels = int(mask.sum())
-        if pixels < MIN_PIXELS:
-            continue
-        # color: the brightest half of the component avoids anti-aliased edges
         values = rgb[mask]  # [N,3]
         core = values[brightness[mask] >= np.median(brightness[mask])]
-        if np.linalg.norm(core - core.mean(axis=0), axis=1).mean() > MAX_SPREAD:
-            continue  # pixels of every color: grain that crossed the threshold, not a drawn object
         # objects are drawn over black: what a tint or a faint generator background adds to every pixel comes off
         mean = core.mean(axis=0) - background
         color = nearest_color(mean)
@@ -95,6 +88,41 @@ def detect(image: Image.Image | np.ndarray) -> list[Detection]:
         cell = _nearest_cell(size, cx, centre_y)
         found.append(Detection(color, shape, size, cell, (cx, centre_y), pixels, iou))
     return found
+
+
+def _object_masks(rgb: np.ndarray, background: np.ndarray, brightness: np.ndarray) -> list[np.ndarray]:
+    """Masks [32,32] of the drawn objects: connected foreground that is big enough and of one color. Two objects
+    of different colors that touch (crosses in neighbouring cells can, by a pixel) are split by color."""
+    labels, count = ndimage.label(brightness > FOREGROUND, structure=np.ones((3, 3)))
+    masks = []
+    for label in range(1, count + 1):
+        mask = labels == label
+        if mask.sum() < MIN_PIXELS:
+            continue
+        if _one_color(rgb, brightness, mask):
+            masks.append(mask)
+            continue
+        # pixels of several colors: two touching objects, or grain (whose single-color pieces are specks)
+        names = _nearest_colors(rgb[mask] - background)  # [N]
+        for name in np.unique(names):
+            part = np.zeros_like(mask)
+            part[mask] = names == name
+            pieces, n = ndimage.label(part, structure=np.ones((3, 3)))
+            masks += [piece for piece in (pieces == k for k in range(1, n + 1))
+                      if piece.sum() >= MIN_PIXELS and _one_color(rgb, brightness, piece)]
+    return masks
+
+
+def _one_color(rgb: np.ndarray, brightness: np.ndarray, mask: np.ndarray) -> bool:
+    """Do the brightest half of the mask's pixels share one color (the anti-aliased edges are left out)?"""
+    core = rgb[mask][brightness[mask] >= np.median(brightness[mask])]
+    return bool(np.linalg.norm(core - core.mean(axis=0), axis=1).mean() <= MAX_SPREAD)
+
+
+def _nearest_colors(rgb: np.ndarray) -> np.ndarray:
+    """nearest_color for every row of rgb [N,3] -> palette indices [N]."""
+    scale = np.clip(rgb @ PALETTE.T / (PALETTE ** 2).sum(axis=1), *DIMMING)  # [N,7]
+    return np.argmin(((PALETTE[None] * scale[..., None] - rgb[:, None]) ** 2).sum(axis=2), axis=1)
 
 
 def nearest_color(rgb: np.ndarray) -> str:

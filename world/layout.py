@@ -13,10 +13,13 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from world.captions import parse_caption
-from world.shapes import COLORS, POSITIONS, SIZE, SIZES, cell_center
+from collections import Counter
 
-MAX_OBJECTS = 3  # the world's largest scene: a count of three
+from world.captions import parse_caption, wanted_objects
+from world.placement import place
+from world.shapes import COLORS, POSITIONS, SIZE, SIZES, cell_center, cells_apart
+
+MAX_OBJECTS = 5  # the world's largest scene: a count of five
 RELATION_MARGIN = 3  # pixels between centres for "left of" / "above" to hold (as the judge reads it)
 
 
@@ -42,7 +45,7 @@ class LayoutObject:
 
 @dataclasses.dataclass(frozen=True)
 class Layout:
-    kind: str  # "single" | "pair" | "count"
+    kind: str  # the caption's kind: single, pair, count, multi, mixed, between, sizes
     objects: tuple[LayoutObject, ...]
     relation: str | None = None  # pairs: how objects[0] stands to objects[1]
 
@@ -81,8 +84,8 @@ def complete(spec: dict, rng: np.random.Generator) -> Layout:
         first = LayoutObject(*spec["first"], "small", first_cell)
         second = LayoutObject(*spec["second"], "small", second_cell)
         return Layout("pair", (first, second), spec["relation"])
-    chosen = sorted(int(c) for c in rng.choice(len(cells), size=spec["count"], replace=False))
-    return Layout("count", tuple(LayoutObject(spec["color"], spec["shape"], "small", cells[c]) for c in chosen))
+    # counts and the kinds of version 2, placed as the world places them
+    return Layout(spec["kind"], tuple(LayoutObject(*placed) for placed in place(spec, rng)))
 
 
 def plan_layout(caption: str, rng: np.random.Generator) -> Layout:
@@ -110,6 +113,8 @@ def violations(layout: Layout, caption: str) -> list[str]:
         found.append(f"{len(objs)} objects; the world holds at most {MAX_OBJECTS}")
     if len({o.cell for o in objs}) < len(objs):
         found.append("two objects share a cell")
+    elif any(not cells_apart(a.size, a.cell, b.size, b.cell) for i, a in enumerate(objs) for b in objs[i + 1:]):
+        found.append("two objects overlap")
     for o in objs:
         if o.color not in COLORS or o.size not in SIZES or o.cell not in POSITIONS:
             found.append(f"not a world object: {o}")
@@ -124,10 +129,32 @@ def violations(layout: Layout, caption: str) -> list[str]:
             found.append("the pair's objects differ from the caption")
         elif not relation_holds(objs[0], objs[1], spec["relation"]):
             found.append(f"the first object is not {spec['relation']} the second")
-    else:
+    elif spec["kind"] == "count":
         if len(objs) != spec["count"] or any((o.color, o.shape) != (spec["color"], spec["shape"]) for o in objs):
             found.append(f"not {spec['count']} {spec['color']} {spec['shape']}s")
+    else:
+        found += _scene_violations(spec, objs)
     return found
+
+
+def _scene_violations(spec: dict, objs: tuple[LayoutObject, ...]) -> list[str]:
+    """The version-2 kinds: exactly the objects named; a line of three with the named one in the middle; sizes."""
+    if Counter((o.color, o.shape) for o in objs) != wanted_objects(spec):
+        return ["the objects differ from the caption"]
+    if spec["kind"] == "between":
+        middle = next(o for o in objs if (o.color, o.shape) == spec["middle"])
+        ends = [o for o in objs if o is not middle]
+        in_row = all(o.cell[1] == middle.cell[1] for o in ends) and middle.cell[0] == 1
+        in_column = all(o.cell[0] == middle.cell[0] for o in ends) and middle.cell[1] == 1
+        if not (in_row or in_column) or len({o.cell for o in ends}) < 2:
+            return [f"the {' '.join(spec['middle'])} is not between the other two"]
+    if spec["kind"] == "sizes":
+        sizes = {(c, s): size for size, c, s in spec["objects"]}
+        if any(o.size != sizes[(o.color, o.shape)] for o in objs):
+            return ["a size differs from the caption"]
+    elif any(o.size != "small" for o in objs):
+        return ["only small objects fit this caption"]
+    return []
 
 
 def draw_layout(layout: Layout, scale: int = 8) -> Image.Image:

@@ -97,8 +97,9 @@ def noise_image(rng: np.random.Generator, smooth: float = 0.0) -> Image.Image:
 
 
 def other_color(caption: str, rng: np.random.Generator) -> str:
-    """The caption with every color word replaced by one color it does not name (pair and count captions too)."""
-    words = caption.split()
-    named = {w for w in words if w in COLORS}
-    replacement = str(rng.choice([c for c in COLORS if c not in named]))
-    return " ".join(replacement if w in COLORS else w for w in words)
+    """The caption with every color moved the same number of places round the palette: each named color
+    becomes another, different colors stay different (so a caption of three or four objects stays one), and no
+    scene of the world shows both the caption's objects and the moved ones."""
+    names, shift = list(COLORS), int(rng.integers(1, len(COLORS)))
+    moved = {c: names[(i + shift) % len(names)] for i, c in enumerate(names)}
+    return " ".join(moved.get(w, w) for w in caption.split())

@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image
 
 from world import POSITIONS, SIZES, WorldObject, make_object, parse_caption, render
+from world.placement import place
 
 
 def scene_objects(caption: str, rng: np.random.Generator) -> tuple[WorldObject, ...]:
@@ -18,9 +19,8 @@ def scene_objects(caption: str, rng: np.random.Generator) -> tuple[WorldObject, 
         size = spec["size"] or list(SIZES)[int(rng.integers(len(SIZES)))]
         cell = spec["cell"] or cells[int(rng.integers(len(cells)))]
         return (make_object(rng, spec["color"], spec["shape"], size, cell),)
-    if spec["kind"] == "count":
-        chosen = sorted(int(c) for c in rng.choice(len(cells), size=spec["count"], replace=False))
-        return tuple(make_object(rng, spec["color"], spec["shape"], "small", cells[c]) for c in chosen)
+    if spec["kind"] != "pair":  # count and the other kinds of version 2
+        return tuple(make_object(rng, color, shape, size, cell) for color, shape, size, cell in place(spec, rng))
     # pair: same row for left/right, same column for above/below, as the world draws them
     line = int(rng.integers(3))
     low, high = sorted(int(i) for i in rng.choice(3, size=2, replace=False))

@@ -1,4 +1,9 @@
-"""Random scenes of the world (single, pair, count) with their captions, and the training dataset."""
+"""Random scenes of the world with their captions, and the training dataset.
+
+Version 1's kinds (single, pair, count of two or three) are drawn by the code that drew them before, so a v1
+stream is bitwise what it was; version 2's kinds (count-high, multi, mixed, between, sizes) draw what the
+caption names, then world/placement.py places it.
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,9 +11,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from world.captions import count_caption, pair_caption, single_caption
+from world.captions import (between_caption, count_caption, mixed_caption, multi_caption, pair_caption,
+                            single_caption, sizes_caption)
+from world.placement import place
 from world.shapes import (COLORS, DROP_POSITION, DROP_SIZE, HELD_OUT, POSITIONS, RELATIONS, SCENE_KINDS,
-                          SHAPES, SIZES, Scene, WorldObject, cell_center, jitter, render, to_tensor)
+                          SCENE_KINDS_V2, SHAPES, SIZES, Scene, WorldObject, cell_center, jitter, render, to_tensor)
 
 
 # ---------------------------------------------------------------- sampling
@@ -29,12 +36,16 @@ def _pick(rng: np.random.Generator, items: Sequence):
 
 
 def sample_scene(rng: np.random.Generator, kind: str | None = None, drop_words: bool = True,
-                 held_out: bool = False) -> Scene:
-    """Draw one scene; held_out=False never uses the held-out color-shape pairs."""
+                 held_out: bool = False, version: int = 2) -> Scene:
+    """Draw one scene of `kind` (None: from the training mixture of world `version`); held_out=False never
+    uses the held-out color-shape pairs. Version-2 kinds drop no word: every object they name is drawn."""
     pairs = color_shape_pairs(held_out=held_out)
     cells = list(POSITIONS)
     if kind is None:
-        kind = str(rng.choice(list(SCENE_KINDS), p=list(SCENE_KINDS.values())))
+        mixture = SCENE_KINDS if version == 1 else SCENE_KINDS_V2
+        kind = str(rng.choice(list(mixture), p=list(mixture.values())))
+    if kind in V2_SAMPLERS:
+        return V2_SAMPLERS[kind](rng, pairs)
     if kind == "single":
         color, shape = _pick(rng, pairs)
         obj = make_object(rng, color, shape, _pick(rng, list(SIZES)), _pick(rng, cells))
@@ -66,6 +77,48 @@ def sample_scene(rng: np.random.Generator, kind: str | None = None, drop_words: 
     raise ValueError(f"unknown scene kind {kind!r}")
 
 
+def _distinct(rng: np.random.Generator, pairs: list[tuple[str, str]], count: int) -> list[tuple[str, str]]:
+    return [pairs[int(i)] for i in rng.choice(len(pairs), size=count, replace=False)]
+
+
+def _objects(rng: np.random.Generator, spec: dict) -> list[WorldObject]:
+    return [make_object(rng, color, shape, size, cell) for color, shape, size, cell in place(spec, rng)]
+
+
+def _count_high(rng, pairs) -> Scene:
+    color, shape = _pick(rng, pairs)
+    objs = _objects(rng, {"kind": "count", "color": color, "shape": shape, "count": int(rng.integers(4, 6))})
+    return Scene("count-high", tuple(objs), count_caption(objs[0], len(objs)))
+
+
+def _multi(rng, pairs) -> Scene:
+    objs = _objects(rng, {"kind": "multi", "objects": _distinct(rng, pairs, int(rng.integers(3, 5)))})
+    return Scene("multi", tuple(objs), multi_caption(objs))
+
+
+def _mixed(rng, pairs) -> Scene:
+    (color, shape), other = _distinct(rng, pairs, 2)
+    objs = _objects(rng, {"kind": "mixed", "color": color, "shape": shape, "count": int(rng.integers(2, 4)),
+                          "other": other})
+    return Scene("mixed", tuple(objs), mixed_caption(objs[0], len(objs) - 1, objs[-1]))
+
+
+def _between(rng, pairs) -> Scene:
+    middle, *ends = _distinct(rng, pairs, 3)
+    objs = _objects(rng, {"kind": "between", "middle": middle, "ends": ends})
+    return Scene("between", tuple(objs), between_caption(*objs))
+
+
+def _sizes(rng, pairs) -> Scene:
+    first, second = _distinct(rng, pairs, 2)
+    sizes = ("large", "small") if rng.random() < 0.5 else ("small", "large")
+    objs = _objects(rng, {"kind": "sizes", "objects": [(sizes[0], *first), (sizes[1], *second)]})
+    return Scene("sizes", tuple(objs), sizes_caption(*objs))
+
+
+V2_SAMPLERS = {"count-high": _count_high, "multi": _multi, "mixed": _mixed, "between": _between, "sizes": _sizes}
+
+
 def scene_rng(seed: int, index: int) -> np.random.Generator:
     """The random stream of scene `index` under `seed`: independent of any other index."""
     return np.random.default_rng([seed, index])
@@ -74,14 +127,16 @@ def scene_rng(seed: int, index: int) -> np.random.Generator:
 class ShapesDataset(torch.utils.data.Dataset):
     """(image [3,32,32] in [-1,1], caption, objects as dicts); item i is a pure function of (seed, i)."""
 
-    def __init__(self, length: int = 1_000_000, seed: int = 0, drop_words: bool = True, kind: str | None = None):
-        self.length, self.seed, self.drop_words, self.kind = length, seed, drop_words, kind
+    def __init__(self, length: int = 1_000_000, seed: int = 0, drop_words: bool = True, kind: str | None = None,
+                 version: int = 2):
+        self.length, self.seed, self.drop_words, self.kind, self.version = length, seed, drop_words, kind, version
 
     def __len__(self) -> int:
         return self.length
 
     def scene(self, index: int) -> Scene:
-        return sample_scene(scene_rng(self.seed, index), kind=self.kind, drop_words=self.drop_words)
+        return sample_scene(scene_rng(self.seed, index), kind=self.kind, drop_words=self.drop_words,
+                            version=self.version)
 
     def __getitem__(self, index: int):
         scene = self.scene(index)

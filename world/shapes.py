@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-WORLD_VERSION = "1"
+WORLD_VERSION = "2"  # version 1: single, pair, count of two or three; 2 adds the scenes people type
 SIZE = 32  # final canvas, pixels
 SUPERSAMPLE = 4  # drawn at 128x128, then LANCZOS-downsampled
 
@@ -35,9 +35,15 @@ POSITIONS = {
     (0, 2): "in the bottom left", (1, 2): "at the bottom", (2, 2): "in the bottom right",
 }
 RELATIONS = ("to the left of", "to the right of", "above", "below")
-NUMBERS = {2: "two", 3: "three"}
+NUMBERS = {2: "two", 3: "three", 4: "four", 5: "five"}
 HELD_OUT = frozenset({("purple", "triangle"), ("orange", "circle"), ("cyan", "square"), ("yellow", "cross")})
-SCENE_KINDS = {"single": 0.5, "pair": 0.3, "count": 0.2}
+SCENE_KINDS = {"single": 0.5, "pair": 0.3, "count": 0.2}  # version 1's training mixture
+# version 2's training mixture: v1's kinds keep most of the stream so v1 skills hold; counts of four or five
+# ("count-high") are drawn as a kind of their own
+SCENE_KINDS_V2 = {"single": 0.30, "pair": 0.18, "count": 0.10, "count-high": 0.08, "multi": 0.10, "mixed": 0.08,
+                  "between": 0.08, "sizes": 0.08}
+V1_KINDS = ("single", "pair", "count")
+V2_KINDS = ("count-high", "multi", "mixed", "between", "sizes")
 DROP_SIZE, DROP_POSITION = 0.5, 0.5  # chance that a training caption omits the word
 
 
@@ -55,10 +61,15 @@ class WorldObject:
 
 @dataclasses.dataclass(frozen=True)
 class Scene:
-    kind: str  # "single" | "pair" | "count"
+    kind: str  # a scene kind of SCENE_KINDS_V2 ("count-high": a count of four or five)
     objects: tuple[WorldObject, ...]
     caption: str
     relation: str | None = None  # pair scenes: objects[0] {relation} objects[1]
+
+
+def article(word: str) -> str:
+    """English's article before `word`: "an orange", "a red"."""
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 # ---------------------------------------------------------------- geometry
@@ -72,6 +83,15 @@ def cell_center(size: str, cell: tuple[int, int]) -> tuple[float, float]:
 
 def jitter(size: str) -> float:
     return 0.5 if size == "small" else 1.0
+
+
+def cells_apart(size_a: str, cell_a: tuple[int, int], size_b: str, cell_b: tuple[int, int]) -> bool:
+    """Can objects of these sizes in these cells never overlap, whatever their jitter (with a pixel to spare)?
+    Small objects in distinct cells always can; a large object and a small one only in far cells."""
+    (ax, ay), (bx, by) = cell_center(size_a, cell_a), cell_center(size_b, cell_b)
+    reach = (SIZES[size_a] + SIZES[size_b]) / 2 + jitter(size_a) + jitter(size_b) + 1
+    return cell_a != cell_b and (abs(ax - bx) >= reach or abs(ay - by) >= reach or
+                                 size_a == size_b == "small")
 
 
 def shape_polygons(shape: str, cx: float, cy: float, diameter: float) -> list[list[tuple[float, float]]]:

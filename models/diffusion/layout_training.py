@@ -85,7 +85,7 @@ def training_component(name: str = "dit-layout", dit_folder: pathlib.Path = DIT_
         from world.accuracy import score, world_prompts
         generator = load(folder)
         return {f"{task}_full_g3_ddim25_32prompts": score(generator, world_prompts(32, task), 3.0, 25)["full"]
-                for task in ("single", "pair", "count")}
+                for task in ("single", "pair", "count", "count-high", "multi", "mixed", "between", "sizes")}
 
     def sample_grid(net: torch.nn.Module, step: int):
         from models.diffusion.latent import DESCRIPTIONS
