@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from PIL import Image
 
-from world import HELD_OUT, parse_caption
+from world import HELD_OUT, caption_task, parse_caption
 from world.accuracy import judge
 from world.references import reference_image
 
-CHECKS = ("color", "shape", "size", "position", "relation", "count")  # the attributes judge() reports when asked
+# the attributes judge() reports when asked ("line": the named object in the middle of a line of three)
+CHECKS = ("color", "shape", "size", "position", "relation", "count", "line")
 
 
 def world_caption(prompt: str, plan) -> str | None:
@@ -20,14 +21,15 @@ def world_caption(prompt: str, plan) -> str | None:
 
 
 def category(prompt: str, caption: str | None) -> str:
-    """The arena's task of a prompt: single, pair, count or novel (a held-out color-shape pair) for a world
-    caption typed as such, free text for anything the planner had to read."""
+    """The arena's task of a prompt: a world task (single, pair, count, count-high, multi, mixed, between,
+    sizes, or novel: a held-out color-shape pair alone) for a world caption typed as such, free text for
+    anything the planner had to read."""
     spec = parse_caption(prompt)
     if spec is None or caption is None:
         return "free text"
     if spec["kind"] == "single" and (spec["color"], spec["shape"]) in HELD_OUT:
         return "novel"
-    return spec["kind"]
+    return caption_task(prompt)
 
 
 def verdict(caption: str | None, image: Image.Image | None) -> dict | None:
@@ -39,7 +41,10 @@ def verdict_line(result: dict | None) -> str:
     """One line of Markdown: ✓ or ✗, what the detector saw, and each attribute asked."""
     if result is None:
         return "No verdict: the prompt is outside the Shapes world."
-    checks = " · ".join(f"{key} {'✓' if result[key] else '✗'}" for key in CHECKS if key in result)
+    asked = {key: result[key] for key in CHECKS if key in result}
+    if "color" not in result:  # every kind but a single: were exactly the named objects there?
+        asked = {"objects": result["color_shape"], **asked}
+    checks = " · ".join(f"{key} {'✓' if ok else '✗'}" for key, ok in asked.items())
     if result["full"]:
         return f"✓ **shows all that was asked** ({checks})"
     seen = result.get("reason") or f"{result.get('objects', '?')} objects seen"
