@@ -10,7 +10,7 @@ import sys
 from tqdm import tqdm
 
 from models.acceleration import autocast, compile_generator
-from models.checkpoints import CheckpointError
+from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest
 from models.contract import GenerationError, GeneratorInfo, check_batch_size, check_request
 from models.devices import resolve_device
 from models import hub
@@ -98,11 +98,11 @@ def cmd_sample(args: argparse.Namespace) -> None:
 
 
 def cmd_list(args: argparse.Namespace) -> None:
-    print(f"{'name':<14}{'family':<8}{'conditioning':<14}{'params':>10}{'GFLOPs/eval':>13}  {'steps':>5}"
+    print(f"{'name':<14}{'family':<11}{'world':<6}{'conditioning':<14}{'params':>10}{'GFLOPs/eval':>13}  {'steps':>5}"
           f"{'guidance':>9}  status")
     for name, (_, description) in BUILTIN.items():
         if not is_available(name):
-            print(f"{name:<14}{'':<8}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  not trained ({description})")
+            print(f"{name:<14}{'':<11}{'':<6}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  not trained ({description})")
             continue
         try:
             generator = load(name)
@@ -113,11 +113,12 @@ def cmd_list(args: argparse.Namespace) -> None:
         flops = generator.flops_per_evaluation() / 1e9 if hasattr(generator, "flops_per_evaluation") else float("nan")
         guidance = f"{info.default_guidance:g}" if info.guidance_applies else "n/a"
         steps = info.default_steps if info.steps_apply else "n/a"
-        print(f"{name:<14}{info.family:<8}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
+        world = f"v{read_manifest(CHECKPOINT_ROOT / name, verify=False).get('world_version', '?')}"  # trained on
+        print(f"{name:<14}{info.family:<11}{world:<6}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
               f"{steps:>5}{guidance:>9}  ready: {info.description}")
     for name, (repo, description) in hub.HUB_MODELS.items():
         status = "weights on disk" if is_available(name) else f"not downloaded (in {hub.cache_dir()})"
-        print(f"{name:<14}{'hub':<8}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  {status}: {repo}, {description}")
+        print(f"{name:<14}{'hub':<11}{'':<6}{'':<14}{'':>10}{'':>13}  {'':>5}{'':>9}  {status}: {repo}, {description}")
     print("any diffusers pipeline also loads as hub:<repo-id-or-folder>")
 
 
