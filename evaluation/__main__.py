@@ -34,7 +34,8 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
     else:
         kind = "single" if args.task in ("novel", "single-full") else args.task
         prompts = targets = world_prompts(args.n, kind, held_out=args.task == "novel",
-                                          every_word=args.task == "single-full")
+                                          every_word=args.task == "single-full",
+                                          **({} if args.prompt_seed is None else {"seed": args.prompt_seed}))
     rows = []
     for name in args.models.split(","):
         try:
@@ -51,7 +52,8 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
                          "steps": args.steps, "sampler": args.sampler, **result,
                          "seconds": round(time.perf_counter() - started, 1)})
             shown = "  ".join(f"{key.replace('_', '+')} {result[key]:.3f}" for key in
-                              ("color_shape", "full", "size", "position", "relation", "count", "planned") if key in result)
+                              ("color_shape", "full", "size", "position", "relation", "count", "line", "planned")
+                              if key in result)
             print(json.dumps(rows[-1]) if args.json else
                   f"{name:<10} {args.task:<11} planner={args.planner:<6}"
                   f"{' layout=' + args.layout if rows[-1]['layout'] else ''} g={guidance:<4g} n={result['n']:<4} {shown}"
@@ -289,11 +291,16 @@ def _add_accuracy(sub) -> None:
     p = sub.add_parser("accuracy", help="compositional accuracy judged by the world detector")
     p.add_argument("--models", default="ddpm", help="comma-separated generators: built-in names, hub:FOLDER or "
                    "package.module:attribute, as for run (default ddpm)")
-    p.add_argument("--task", choices=["single", "single-full", "pair", "count", "novel", "paraphrase"], default="single",
-                   help="single, pair, count: world prompts of that kind, held-in color-shape pairs (optional words "
-                        "dropped as in training); single-full: single objects with size, color, shape and position all "
-                        "given; novel: single objects of the held-out pairs; paraphrase: the planner's "
-                        "hand-written free-text set (evaluation/prompt_sets/paraphrases.tsv), judged by meaning")
+    p.add_argument("--task", choices=["single", "single-full", "pair", "count", "novel", "count-high", "multi", "mixed",
+                                      "between", "sizes", "paraphrase"], default="single",
+                   help="single, pair, count and version 2's count-high, multi, mixed, between, sizes: world prompts "
+                        "of that kind, held-in color-shape pairs (a single's optional words dropped as in training); "
+                        "single-full: single objects with size, color, shape and position all given; novel: single "
+                        "objects of the held-out pairs; paraphrase: the planner's hand-written free-text set "
+                        "(evaluation/prompt_sets/paraphrases.tsv), judged by meaning")
+    p.add_argument("--prompt-seed", type=int, default=None,
+                   help="draw the world prompts from this seed instead of the evaluation stream's (2024): a fresh "
+                        "set nobody tuned on")
     p.add_argument("--planner", default="none",
                    help="rewrite prompts before generating: none (default) | rules | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0], help="comma-separated scales (default 1,3)")

@@ -15,9 +15,15 @@ from models.contract import MAX_PROMPT_CHARS
 from world.accuracy import world_prompts
 from world import parse_caption
 
-WORLD_TASKS = ("single", "pair", "count", "novel")
-# name -> prompts per task; categories are the tasks
-BUILTIN_SETS = {"shapes-quick": 10, "shapes-full": 100}
+V1_TASKS = ("single", "pair", "count", "novel")  # world version 1's scenes; novel = held-out singles
+V2_TASKS = ("count-high", "multi", "mixed", "between", "sizes")  # the scenes version 2 adds
+WORLD_TASKS = V1_TASKS + V2_TASKS
+# name -> (prompts per task, tasks); categories are the tasks. shapes-quick keeps its 40 v1 prompts, so runs
+# made before version 2 stay comparable
+BUILTIN_SETS = {"shapes-quick": (10, V1_TASKS), "shapes-v2-quick": (10, WORLD_TASKS), "shapes-full": (100, WORLD_TASKS)}
+
+
+MAX_PER_TASK = 10_000  # shapes-<task>-<N>: the prompts are built before anything else runs
 
 
 class PromptSetError(ValueError):
@@ -36,7 +42,7 @@ class PromptItem:
 
 
 def world_set(per_task: int, tasks: tuple[str, ...] = WORLD_TASKS) -> list[PromptItem]:
-    """per_task prompts of each world task: single, pair, count with held-in pairs; novel = held-out singles."""
+    """per_task prompts of each world task, held-in color-shape pairs; novel = held-out singles."""
     items = []
     for task in tasks:
         kind = "single" if task == "novel" else task
@@ -112,11 +118,13 @@ def _load_jsonl(path: pathlib.Path) -> list[PromptItem]:
 def load_prompts(spec: str) -> list[PromptItem]:
     """A built-in set name (shapes-quick, shapes-full, shapes-<task>-<N>) or a .txt/.csv/.tsv/.jsonl file."""
     if spec in BUILTIN_SETS:
-        return world_set(BUILTIN_SETS[spec])
-    if spec.startswith("shapes-") and spec.count("-") == 2:  # shapes-novel-25: one task, N prompts
-        _, task, count = spec.split("-")
-        if task in WORLD_TASKS and count.isdigit() and int(count) > 0:
+        return world_set(*BUILTIN_SETS[spec])
+    if spec.startswith("shapes-") and spec[7:].rpartition("-")[0]:  # shapes-novel-25, shapes-count-high-40
+        task, _, count = spec[7:].rpartition("-")
+        if task in WORLD_TASKS and count.isdigit() and 0 < int(count) <= MAX_PER_TASK:
             return world_set(int(count), (task,))
+        if task in WORLD_TASKS and count.isdigit():
+            raise PromptSetError(f"{spec}: from 1 to {MAX_PER_TASK} prompts per task")
     path = pathlib.Path(spec)
     if not path.is_file():
         raise PromptSetError(f"no prompt set {spec!r}: use {', '.join(BUILTIN_SETS)}, shapes-<task>-<N> "

@@ -25,7 +25,7 @@ BASE = 1000.0
 ITERATIONS = 100  # MM creeps at the end; 100 steps leave ratings within a tenth of a point
 TOLERANCE = 1e-6  # in ln p: well under a thousandth of a rating point per step
 SCORE = {"A": 1.0, "B": 0.0, "tie": 0.5}  # model A's points; both_bad scores nothing
-TASKS = ("single", "pair", "count", "novel", "free text")
+TASKS = ("single", "pair", "count", "novel", "count-high", "multi", "mixed", "between", "sizes", "free text")
 
 
 @dataclasses.dataclass

@@ -26,7 +26,7 @@ from models.checkpoints import CHECKPOINT_ROOT, read_manifest  # noqa: E402
 from models.registry import load  # noqa: E402
 from world.accuracy import score, world_prompts  # noqa: E402
 
-TASKS = ("single", "pair", "count", "novel")
+TASKS = ("single", "pair", "count", "novel", "count-high", "multi", "mixed", "between", "sizes")
 
 
 def budget(manifest: dict) -> tuple[int, float]:

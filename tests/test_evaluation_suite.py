@@ -18,7 +18,8 @@ import torch
 from evaluation import features, frechet
 from evaluation.__main__ import main as evaluation_main
 from world.accuracy import judge
-from evaluation.prompts import PromptSetError, load_prompts
+from evaluation.prompts import WORLD_TASKS, PromptSetError, load_prompts
+from world import caption_task
 from world.references import reference_image
 from evaluation.store import RunStore
 from evaluation.sweep import RunOptions, run
@@ -85,8 +86,15 @@ def test_builtin_world_sets():
     quick = load_prompts("shapes-quick")
     assert len(quick) == 40 and {p.category for p in quick} == {"single", "pair", "count", "novel"}
     assert all(p.target == p.prompt for p in quick)
-    assert len(load_prompts("shapes-full")) >= 400
+    full = load_prompts("shapes-full")
+    assert len(full) == 900 and {p.category for p in full} == set(WORLD_TASKS)
+    v2_quick = load_prompts("shapes-v2-quick")
+    assert len(v2_quick) == 90 and all(caption_task(p.target) == ("single" if p.category == "novel" else p.category)
+                                      for p in v2_quick)
     assert [p.category for p in load_prompts("shapes-novel-5")] == ["novel"] * 5
+    assert [p.category for p in load_prompts("shapes-count-high-3")] == ["count-high"] * 3
+    with pytest.raises(PromptSetError, match="from 1 to 10000 prompts per task"):
+        load_prompts("shapes-single-99999999")
 
 
 def test_prompt_file_loaders(tmp_path):
