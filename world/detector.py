@@ -69,7 +69,9 @@ def detect(image: Image.Image | np.ndarray) -> list[Detection]:
         mean = core.mean(axis=0) - background
         color = nearest_color(mean)
         # coverage of this component alone, normalised by its own peak brightness
-        coverage = np.where(ndimage.binary_dilation(mask, iterations=1), brightness, 0) / max(brightness[mask].max(), 1)
+        # (as the sum over channels: JPEG keeps luma sharp but halves chroma, so one channel alone blurs)
+        total = np.abs(rgb - background).sum(axis=2)  # [32,32]
+        coverage = np.where(ndimage.binary_dilation(mask, iterations=1), total, 0) / max(total[mask].max(), 1)
         ys, xs = np.nonzero(coverage > 0)
         weights = coverage[ys, xs]
         cx, cy = float((weights * (xs + 0.5)).sum() / weights.sum()), float((weights * (ys + 0.5)).sum() / weights.sum())
