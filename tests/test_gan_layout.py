@@ -49,8 +49,13 @@ def test_an_open_caption_is_completed_per_image_and_keeps_what_the_text_gives(pl
 
 
 def test_pairs_counts_and_layout_none_go_in_as_the_planner_wrote_them(planned):
-    for text in ("a red circle to the left of a blue square", "two green crosses"):
+    for text in ("a red circle to the left of a blue square", "two green crosses", "five cyan crosses",
+                 "a red circle, a blue square and a green cross", "two red circles and an orange square",
+                 "a yellow triangle between a red circle and a blue square",
+                 "a small orange cross and a large blue square"):  # the kinds of world v2 too
         assert planned.completed(text, 0, 3) == (text, "")
+    assert planned.completed("put a yellow pyramid between a red ball and a blue box", 0, 3) == (
+        "a yellow triangle between a red circle and a blue square", "")
     assert planned.completed("a red circle", 0, 3, layout="none") == ("a red circle", "")
     with pytest.raises(GenerationError, match="layout source"):
         planned.completed("a red circle", 0, 0, layout="grid")

@@ -57,8 +57,9 @@ def test_stated_attributes_are_kept_and_a_wrong_layout_is_caught():
     assert any("share a cell" in v or "objects" in v for v in violations(crowded, "two red circles"))
 
 
-@pytest.mark.parametrize("text", ["four red circles", "a red circle left of itself",
-                                  "ten blue squares", "a red circle, a blue square and a green cross"])
+@pytest.mark.parametrize("text", ["six red circles", "a red circle left of itself", "ten blue squares",
+                                  "a red circle, a blue square, a green cross, a yellow circle and a purple square",
+                                  "a large red circle and a large blue square"])
 def test_layouts_the_world_cannot_hold_are_refused_in_one_line(text):
     plan = PLANNER.plan(text)
     assert not plan.understood and plan.reason and "\n" not in plan.reason
@@ -143,8 +144,8 @@ def test_a_caption_only_model_refuses_a_layout(tiny_generator):
 
 
 def test_layout_generator_refuses_what_the_world_cannot_hold(layout_generator):
-    with pytest.raises(GenerationError, match="outside the Shapes world.*at most three"):
-        layout_generator.generate(["four red circles"], seed=0)
+    with pytest.raises(GenerationError, match="outside the Shapes world.*at most five"):
+        layout_generator.generate(["six red circles"], seed=0)
 
 
 def test_layout_drawing_marks_each_object():

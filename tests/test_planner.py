@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from models.text.planner import RulePlanner, layout_of
+from models.text.planner_scenes import canonical
 from models.text.planners import make_planner
 from models.text.planner_llm import ChatPlanner, LocalLMPlanner, caption_in
 from world import COLORS, NUMBERS, POSITIONS, RELATIONS, SHAPES, parse_caption
@@ -32,6 +33,8 @@ def test_paraphrase_set_is_large_valid_and_covers_every_attribute():
     assert {p["cell"] for p in parsed if p["kind"] == "single" and p["cell"]} == set(POSITIONS)
     assert {p["relation"] for p in parsed if p["kind"] == "pair"} == set(RELATIONS)
     assert {p["count"] for p in parsed if p["kind"] == "count"} == set(NUMBERS)
+    assert {p["kind"] for p in parsed} == {"single", "pair", "count", "multi", "mixed", "between", "sizes"}
+    assert all(canonical(c) == c for _, c in INSIDE)  # written as the world writes them: "an orange circle"
 
 
 def test_rules_map_at_least_95_percent_of_paraphrases_to_the_right_caption():

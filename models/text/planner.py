@@ -3,68 +3,28 @@
 The built-in generators know only the world's caption grammar (docs/ARCHITECTURE.md); people type anything. As in the
 LLM + denoiser pattern (DALL-E 3's prompt rewriting), a planner sits in front of the text encoder.
 `RulePlanner` is the offline default: synonyms and near colors, plurals, numbers as words or digits,
-free word order, relations in either direction and single-typo tolerance. The LLM backends
-(models/planner_llm.py) are validated against the grammar and fall back to these rules.
+free word order, relations in either direction and single-typo tolerance (its words: planner_words.py), and
+every kind of world version 2: counts to five, lists of three or four, a count and one other object,
+'between', one large and one small (planner_scenes.py). The LLM backends (models/text/planner_llm.py) are
+validated against the grammar and fall back to these rules.
 """
 from __future__ import annotations
 
 import dataclasses
-import re
 
 from models.contract import MAX_PROMPT_CHARS
-from world import COLORS, NUMBERS, PLURALS, POSITIONS, SHAPES, parse_caption
-from world.layout import Layout, plan_layout
+from models.text.planner_scenes import (Outside, ReadObject, between_spec, canonical, caption_of, layout_of,
+                                        several_spec)
+from models.text.planner_words import (CENTER_WORDS, COLOR_WORDS, CONTENT, HORIZONTAL, KNOWN, NUMBER_WORDS,
+                                       OUTSIDE_COLORS, OUTSIDE_SHAPES, RELATION_WORDS, SHAPE_WORDS, SIDE_WORDS,
+                                       SIZE_WORDS, TOTAL_NOUNS, VERTICAL, WORLD_COLORS, WORLD_SHAPES, correct_typo,
+                                       words_of)
+from world import NUMBERS, wanted_objects
+from world.layout import MAX_OBJECTS, Layout, plan_layout
 from world.seeds import layout_rng
 
-# ---------------------------------------------------------------- vocabulary
-COLOR_WORDS = {
-    "red": "red", "crimson": "red", "scarlet": "red", "ruby": "red", "cherry": "red", "vermilion": "red",
-    "green": "green", "emerald": "green", "lime": "green", "jade": "green", "olive": "green",
-    "blue": "blue", "navy": "blue", "azure": "blue", "cobalt": "blue", "sapphire": "blue", "indigo": "blue",
-    "yellow": "yellow", "gold": "yellow", "golden": "yellow", "lemon": "yellow", "mustard": "yellow",
-    "purple": "purple", "violet": "purple", "lilac": "purple", "lavender": "purple", "plum": "purple",
-    "magenta": "purple", "mauve": "purple",
-    "orange": "orange", "amber": "orange", "tangerine": "orange", "apricot": "orange",
-    "cyan": "cyan", "turquoise": "cyan", "teal": "cyan", "aqua": "cyan", "aquamarine": "cyan",
-}
-SHAPE_WORDS = {  # word -> (shape, plural?)
-    **{w: ("circle", False) for w in ("circle", "ball", "disc", "disk", "dot", "sphere", "orb", "round")},
-    **{w: ("circle", True) for w in ("circles", "balls", "discs", "disks", "dots", "spheres", "orbs")},
-    **{w: ("square", False) for w in ("square", "box", "block", "cube", "tile")},
-    **{w: ("square", True) for w in ("squares", "boxes", "blocks", "cubes", "tiles")},
-    **{w: ("triangle", False) for w in ("triangle", "pyramid", "wedge")},
-    **{w: ("triangle", True) for w in ("triangles", "pyramids", "wedges")},
-    **{w: ("cross", False) for w in ("cross", "plus")},
-    **{w: ("cross", True) for w in ("crosses", "pluses", "plusses")},
-}
-SIZE_WORDS = {**{w: "small" for w in ("small", "little", "tiny", "mini", "wee", "smaller", "smallish")},
-              **{w: "large" for w in ("large", "big", "huge", "giant", "bigger", "larger", "enormous", "massive")}}
-NUMBER_WORDS = {"one": 1, "1": 1, "single": 1, "two": 2, "2": 2, "pair": 2, "couple": 2,
-                "three": 3, "3": 3, "trio": 3, "four": 4, "4": 4, "five": 5, "5": 5, "six": 6, "6": 6,
-                "seven": 7, "eight": 8, "nine": 9, "ten": 10, "several": 0, "many": 0, "some": 0, "few": 0}
-# words that may sit between "left"/"right" and "of": "on the left side of", "to the left hand side of"
-SIDE_WORDS = {"side", "hand"}
-VERTICAL = {"top": 0, "upper": 0, "up": 0, "high": 0, "bottom": 2, "lower": 2, "down": 2, "low": 2}
-HORIZONTAL = {"left": 0, "leftmost": 0, "right": 2, "rightmost": 2}
-CENTER_WORDS = {"center", "middle", "centered", "central", "centre", "centred"}
-RELATION_WORDS = {"above": "above", "over": "above", "atop": "above", "below": "below", "under": "below",
-                  "underneath": "below", "beneath": "below"}
-FILLER = set("""a an the please draw make put place show me render generate paint create give sketch i want would
-like need could you can of with in at on to is are be there picture image photo drawing just it its that this
-which and placed located sitting positioned side area part region very really canvas frame screen scene shape
-shapes object objects thing things colored coloured color colour exactly another then them they by near edge
-go goes let us we see get have has so quite rather somewhere where should sits lies rests set corner""".split())
-# words people use that the world has no place for: named so the answer can say so
-OUTSIDE_COLORS = {"white", "black", "gray", "grey", "brown", "pink", "beige", "silver", "tan", "maroon"}
-OUTSIDE_SHAPES = {"hexagon", "pentagon", "star", "heart", "rectangle", "oval", "ellipse", "diamond", "line",
-                  "arrow", "ring", "octagon", "crescent", "spiral", "hexagons", "stars", "hearts", "rectangles"}
-CONTENT = {**{w: "color" for w in COLOR_WORDS}, **{w: "shape" for w in SHAPE_WORDS},
-           **{w: "size" for w in SIZE_WORDS}, **{w: "number" for w in NUMBER_WORDS},
-           **{w: "vertical" for w in VERTICAL}, **{w: "horizontal" for w in HORIZONTAL},
-           **{w: "center" for w in CENTER_WORDS}, **{w: "relation" for w in RELATION_WORDS}}
-KNOWN = set(CONTENT) | FILLER | OUTSIDE_COLORS | OUTSIDE_SHAPES | SIDE_WORDS | {"next", "beside", "than", "higher"}
-WORLD_COLORS = ", ".join(COLORS)
-WORLD_SHAPES = ", ".join(SHAPES)
+__all__ = ["MAX_PLAN_CHARS", "NoPlanner", "Plan", "RulePlanner", "layout_of", "outside", "refusal", "understood"]
+
 MAX_PLAN_CHARS = MAX_PROMPT_CHARS  # one limit for planners and generators (models/contract.py)
 
 
@@ -95,31 +55,16 @@ class Plan:
         return data
 
 
-def layout_of(caption: str) -> dict | None:
-    """A canonical caption -> {"kind", "objects": [{color, shape, size, cell}], "relation", "count"}."""
-    parsed = parse_caption(caption)
-    if parsed is None:
-        return None
-    if parsed["kind"] == "single":
-        objects = [{"color": parsed["color"], "shape": parsed["shape"], "size": parsed["size"],
-                    "cell": list(parsed["cell"]) if parsed["cell"] else None}]
-        return {"kind": "single", "objects": objects, "relation": None, "count": None}
-    if parsed["kind"] == "pair":  # pair objects are small, placed by the relation
-        objects = [{"color": c, "shape": s, "size": "small", "cell": None} for c, s in (parsed["first"], parsed["second"])]
-        return {"kind": "pair", "objects": objects, "relation": parsed["relation"], "count": None}
-    objects = [{"color": parsed["color"], "shape": parsed["shape"], "size": "small", "cell": None}]
-    return {"kind": "count", "objects": objects, "relation": None, "count": parsed["count"]}
-
-
 def outside(text: str, reason: str, planner: str = "rules", notes: list[str] | None = None) -> Plan:
     return Plan(text=text, caption=None, layout=None, reason=reason, planner=planner, notes=notes or [])
 
 
 def understood(text: str, caption: str, planner: str = "rules", notes: list[str] | None = None) -> Plan:
-    layout = layout_of(caption)
-    if layout is None:  # every backend's answer passes the world's own parser before use
+    """The plan of a world caption, written in the world's own words ("a orange circle" -> "an orange circle")."""
+    written = canonical(caption)
+    if written is None:  # every backend's answer passes the world's own parser before use
         raise ValueError(f"not a world caption: {caption!r}")
-    return Plan(text=text, caption=caption, layout=layout, planner=planner, notes=notes or [])
+    return Plan(text=text, caption=written, layout=layout_of(written), planner=planner, notes=notes or [])
 
 
 def refusal(text) -> Plan | None:
@@ -135,45 +80,6 @@ def refusal(text) -> Plan | None:
     if not text or not text.strip():
         return outside(text, "the prompt is empty: describe shapes, e.g. 'a big red ball in the middle'")
     return None
-
-
-# ---------------------------------------------------------------- words
-def words_of(text: str) -> list[str]:
-    text = re.sub(r"plus[\s-]+signs", "pluses", text.lower())
-    text = re.sub(r"plus[\s-]+sign", "plus", text)
-    return re.findall(r"[a-z]+|\d+", text)
-
-
-def _one_edit_apart(a: str, b: str) -> bool:
-    """Damerau-Levenshtein distance exactly 1 (one substitution, insertion, deletion or swap of neighbours)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
-                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
-
-
-def correct_typo(word: str) -> str | None:
-    """The one content word a single typo away from `word` (words of 4+ letters), else None."""
-    if len(word) < 4 or word in KNOWN or word.isdigit():
-        return None
-    candidates = {w for w in CONTENT if len(w) >= 3 and _one_edit_apart(word, w)}
-    if len(candidates) > 1:  # "yelow": yellow or below? typos rarely hit the first letter
-        candidates = {w for w in candidates if w[0] == word[0]}
-    return candidates.pop() if len(candidates) == 1 else None
-
-
-@dataclasses.dataclass
-class _Object:
-    index: int  # word position of its shape word
-    shape: str
-    plural: bool
-    color: str | None = None
-    size: str | None = None
-    number: int | None = None
 
 
 # ---------------------------------------------------------------- the rules
@@ -193,7 +99,7 @@ class RulePlanner:
             words.append(fixed or word)
         try:
             caption = self._caption(words, notes)
-        except _Outside as why:
+        except Outside as why:
             return outside(text, str(why), notes=notes)
         return understood(text, caption, notes=notes)
 
@@ -202,100 +108,117 @@ class RulePlanner:
         bad_colors = [w for w in words if w in OUTSIDE_COLORS]
         bad_shapes = [w for w in words if w in OUTSIDE_SHAPES]
         if bad_colors:
-            raise _Outside(f"'{bad_colors[0]}' is not one of its colors ({WORLD_COLORS})")
+            raise Outside(f"'{bad_colors[0]}' is not one of its colors ({WORLD_COLORS})")
         if bad_shapes:
-            raise _Outside(f"'{bad_shapes[0]}' is not one of its shapes ({WORLD_SHAPES})")
+            raise Outside(f"'{bad_shapes[0]}' is not one of its shapes ({WORLD_SHAPES})")
         if unknown:
             listed = ", ".join(f"'{w}'" for w in dict.fromkeys(unknown[:3]))
-            raise _Outside(f"did not understand {listed}; it has only {WORLD_SHAPES} in {WORLD_COLORS}")
+            raise Outside(f"did not understand {listed}; it has only {WORLD_SHAPES} in {WORLD_COLORS}")
         if "next" in words or "beside" in words:
-            raise _Outside("'next to' does not say which side: use left of, right of, above or below")
+            raise Outside("'next to' does not say which side: use left of, right of, above or below")
 
-        objects, relations, vertical, horizontal, center, corner = self._read(words)
-        if not objects:
-            raise _Outside(f"no shape named: the world draws {WORLD_SHAPES}")
-        if len(objects) > 2:
-            raise _Outside("at most two different objects: one, a pair with a relation, or two or three alike")
-        for obj in objects:
+        read = _Reader().read(words)
+        if not read.objects:
+            raise Outside(f"no shape named: the world draws {WORLD_SHAPES}")
+        for obj in read.objects:
             if obj.color is None:
-                raise _Outside(f"no color for the {obj.shape}: name one of {WORLD_COLORS}")
-        if len(objects) == 2:
-            return self._pair(objects, relations, vertical, horizontal, center, notes)
+                raise Outside(f"no color for the {obj.shape}: name one of {WORLD_COLORS}")
+        spec = self._spec(read, notes)
+        named = sum(wanted_objects(spec).values())
+        if read.total is not None and read.total != named:
+            raise Outside(f"the text says {read.total} objects but names {named}")
+        return caption_of(spec)
+
+    def _spec(self, read: "_Reader", notes: list[str]) -> dict:
+        objects, relations = read.objects, read.relations
+        if read.between is not None:
+            if relations:
+                raise Outside(f"'between' and '{relations[0][1]}' cannot both place the objects")
+            return between_spec(objects, read.between, read.placed, notes)
+        if relations and len(objects) > 2:
+            raise Outside(f"'{relations[0][1]}' places two objects; list three or four without it, or use 'between'")
+        if len(objects) == 2 and relations:
+            return self._pair(objects, relations, read.placed, notes)
+        if len(objects) > 1:
+            return several_spec(objects, read.placed, notes)
         if relations:
-            raise _Outside(f"'{relations[0][1]}' needs a second object")
+            raise Outside(f"'{relations[0][1]}' needs a second object")
         obj = objects[0]
-        number = obj.number if obj.number is not None else (0 if obj.plural else 1)
-        if number == 1:
-            return self._single(obj, vertical, horizontal, center, corner)
-        if number not in NUMBERS:
-            raise _Outside("how many? the world draws two or three alike" if number == 0 else
-                           f"the world draws at most three alike, not {number}")
+        if obj.count == 1 and obj.plural:
+            raise Outside(f"a count is two to five alike; for one say 'a {obj.color} {obj.shape}'")
+        if obj.count == 1:
+            return self._single(obj, read)
+        if obj.count not in NUMBERS:
+            raise Outside("how many? the world draws two to five alike" if obj.count == 0 else
+                          f"the world draws at most {NUMBERS[MAX_OBJECTS]} alike, not {obj.count}")
         if obj.size == "large":
             notes.append("ignored 'large': objects counted are always small")
-        if vertical is not None or horizontal is not None or center:
+        if read.placed:
             notes.append("ignored the position: objects counted are placed at random")
-        return f"{NUMBERS[number]} {obj.color} {PLURALS[obj.shape]}"
+        return {"kind": "count", "color": obj.color, "shape": obj.shape, "count": obj.count}
 
-    def _read(self, words: list[str]):
-        return _Reader().read(words)
+    def _single(self, obj: ReadObject, read: "_Reader") -> dict:
+        spec = {"kind": "single", "color": obj.color, "shape": obj.shape, "size": obj.size, "cell": None}
+        if not read.placed:
+            return spec
+        if read.corner and (read.vertical is None or read.horizontal is None):
+            raise Outside("which corner? say top left, top right, bottom left or bottom right")
+        cell = (1 if read.horizontal is None else read.horizontal, 1 if read.vertical is None else read.vertical)
+        return {**spec, "cell": cell}
 
-    def _single(self, obj: _Object, vertical, horizontal, center: bool, corner: bool) -> str:
-        words = ["a"] + ([obj.size] if obj.size else []) + [obj.color, obj.shape]
-        if vertical is None and horizontal is None and not center:
-            return " ".join(words)
-        if corner and (vertical is None or horizontal is None):
-            raise _Outside("which corner? say top left, top right, bottom left or bottom right")
-        cell = (1 if horizontal is None else horizontal, 1 if vertical is None else vertical)
-        return " ".join(words + [POSITIONS[cell]])
-
-    def _pair(self, objects: list[_Object], relations, vertical, horizontal, center, notes: list[str]) -> str:
-        if not relations:
-            raise _Outside("two objects need a relation: left of, right of, above or below")
+    def _pair(self, objects: list[ReadObject], relations, placed: bool, notes: list[str]) -> dict:
         if len({r for _, r in relations}) > 1:
-            raise _Outside("more than one relation between the two objects")
+            raise Outside("more than one relation between the two objects")
         if any(o.number not in (None, 1) or o.plural for o in objects):
-            raise _Outside("a pair is two single objects; counts cannot be combined with a relation")
+            raise Outside("a pair is two single objects; counts cannot be combined with a relation")
         if any(o.size == "large" for o in objects):
             notes.append("ignored 'large': objects in a pair are always small")
-        if vertical is not None or horizontal is not None or center:
+        if placed:
             notes.append("ignored the position: the relation places a pair")
         at, relation = relations[0]
         a, b = objects
         # "A rel B" reads left to right; "rel B, A" and "A with B rel it" put the reference first
         first, second = (a, b) if a.index < at < b.index else (b, a)
-        return f"a {first.color} {first.shape} {relation} a {second.color} {second.shape}"
+        return {"kind": "pair", "first": first.named, "relation": relation, "second": second.named}
 
 
 class _Reader:
     """One pass over the words: attributes attach to the next shape word; leftovers to the object before them."""
 
     def __init__(self):
-        self.objects: list[_Object] = []
+        self.objects: list[ReadObject] = []
         self.pending: dict[str, object] = {}
         self.relations: list[tuple[int, str]] = []  # (word index, relation)
+        self.between: int | None = None  # word index of "between"
+        self.total: int | None = None  # "three objects: ..." says how many in all
         self.vertical = self.horizontal = None
         self.center = self.corner = False
 
+    @property
+    def placed(self) -> bool:
+        """Whether the words give a position on the canvas."""
+        return self.vertical is not None or self.horizontal is not None or self.center
+
     def attach(self, key: str, value) -> None:
         if key in self.pending and self.pending[key] != value:
-            raise _Outside(f"two {key}s for one object: '{self.pending[key]}' and '{value}'")
+            raise Outside(f"two {key}s for one object: '{self.pending[key]}' and '{value}'")
         self.pending[key] = value
 
     def flush_to_previous(self) -> None:
         if not self.pending:
             return
         if not self.objects:
-            raise _Outside(f"no shape named: the world draws {WORLD_SHAPES}")
+            raise Outside(f"no shape named: the world draws {WORLD_SHAPES}")
         for key, value in self.pending.items():
             if getattr(self.objects[-1], key) not in (None, value):
-                raise _Outside(f"two {key}s for the {self.objects[-1].shape}")
+                raise Outside(f"two {key}s for the {self.objects[-1].shape}")
             setattr(self.objects[-1], key, value)
         self.pending.clear()
 
     def set_axis(self, attribute: str, value: int) -> None:
         current = getattr(self, attribute)
         if current is not None and current != value:
-            raise _Outside(f"two {attribute} positions asked for at once")
+            raise Outside(f"two {attribute} positions asked for at once")
         setattr(self, attribute, value)
 
     @staticmethod
@@ -309,20 +232,43 @@ class _Reader:
             return "above" if word == "higher" else "below"
         return RELATION_WORDS.get(word) if CONTENT.get(word) == "relation" else None
 
-    def read(self, words: list[str]):
+    @staticmethod
+    def starts_between(word: str, rest: list[str]) -> bool:
+        """ "between", or "in the middle of" followed by objects (not "in the middle of the picture")."""
+        if CONTENT.get(word) == "between":
+            return True
+        return word in CENTER_WORDS and rest[:1] == ["of"] and any(CONTENT.get(w) == "shape" for w in rest[1:])
+
+    @staticmethod
+    def joins(words: list[str], i: int) -> bool:
+        """ "plus" joining two objects ("two red circles plus a blue square"), not naming a cross."""
+        before = [CONTENT[w] for w in words[:i] if w in CONTENT]
+        after = words[i + 1] if i + 1 < len(words) else ""
+        return (words[i] == "plus" and bool(before) and before[-1] == "shape"
+                and (after in ("a", "an") or CONTENT.get(after) in ("color", "size", "number")))
+
+    def read(self, words: list[str]) -> "_Reader":
         for i, word in enumerate(words):
             rest = [w for w in words[i + 1:] if w not in SIDE_WORDS]
             following = rest[0] if rest else ""
             if word == "right" and following in ("in", "at") and i + 1 < len(words) and words[i + 1] in ("in", "at"):
                 continue  # "right in the center", "right at the top": an intensifier, not a side
-            relation = self.relation_at(word, following)
-            if relation is not None:
+            if CONTENT.get(word) == "number" and following in TOTAL_NOUNS:
+                self.total = NUMBER_WORDS[word]  # "three objects: ..."
+            elif self.joins(words, i):
+                self.flush_to_previous()
+            elif self.starts_between(word, rest):
+                if self.between is not None:
+                    raise Outside("'between' said twice: one object goes between two others")
+                self.flush_to_previous()
+                self.between = i
+            elif (relation := self.relation_at(word, following)) is not None:
                 self.flush_to_previous()
                 self.relations.append((i, relation))
             else:
                 self.word(i, word)
         self.flush_to_previous()
-        return self.objects, self.relations, self.vertical, self.horizontal, self.center, self.corner
+        return self
 
     def word(self, i: int, word: str) -> None:
         kind = CONTENT.get(word)
@@ -334,7 +280,7 @@ class _Reader:
             self.attach("number", NUMBER_WORDS[word])
         elif kind == "shape":
             shape, plural = SHAPE_WORDS[word]
-            self.objects.append(_Object(i, shape, plural, **self.pending))  # type: ignore[arg-type]
+            self.objects.append(ReadObject(i, shape, plural, **self.pending))  # type: ignore[arg-type]
             self.pending.clear()
         elif kind == "vertical":
             self.set_axis("vertical", VERTICAL[word])
@@ -344,10 +290,6 @@ class _Reader:
             self.center = True
         elif word == "corner":
             self.corner = True
-
-
-class _Outside(Exception):
-    """Raised inside the rules with the one-line reason."""
 
 
 class NoPlanner:

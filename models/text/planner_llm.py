@@ -22,17 +22,23 @@ from models.text.planner import Plan, RulePlanner, refusal, understood
 from world import parse_caption
 
 SYSTEM = """You rewrite a drawing request into exactly one caption of the Shapes world, in this grammar:
-single: a [small|large] COLOR SHAPE [POSITION]
-pair:   a COLOR SHAPE RELATION a COLOR SHAPE
-count:  two|three COLOR SHAPES
+single:  a [small|large] COLOR SHAPE [POSITION]
+pair:    a COLOR SHAPE RELATION a COLOR SHAPE
+count:   two|three|four|five COLOR SHAPES
+multi:   a COLOR SHAPE, a COLOR SHAPE and a COLOR SHAPE (three or four different objects)
+mixed:   two|three COLOR SHAPES and a COLOR SHAPE
+between: a COLOR SHAPE between a COLOR SHAPE and a COLOR SHAPE (three different objects)
+sizes:   a large COLOR SHAPE and a small COLOR SHAPE (either order, different objects)
 COLOR: red, green, blue, yellow, purple, orange, cyan. SHAPE: circle, square, triangle, cross (plurals circles,
 squares, triangles, crosses). POSITION: in the top left, at the top, in the top right, on the left, in the center,
 on the right, in the bottom left, at the bottom, in the bottom right. RELATION: to the left of, to the right of,
-above, below. Answer with the caption alone on one line, or OUTSIDE: <reason> if it cannot be drawn."""
+above, below. Write "an" before a vowel (an orange circle). At most five objects in all. Answer with the caption
+alone on one line, or OUTSIDE: <reason> if it cannot be drawn."""
 EXAMPLES = [
     ("draw a crimson ball up in the left corner", "a red circle in the top left"),
     ("two little blue boxes", "two blue squares"),
-    ("put a green plus under an orange triangle", "a green cross below a orange triangle"),
+    ("put a green plus under an orange triangle", "a green cross below an orange triangle"),
+    ("three objects: a red ball, a navy box and a green plus", "a red circle, a blue square and a green cross"),
     ("a photo of a dog", "OUTSIDE: dogs are not part of the Shapes world"),
 ]
 
