@@ -98,14 +98,14 @@ def audit(n: int, seed: int = AUDIT_SEED, perturbations=PERTURBATIONS, progress:
     return rows
 
 
-def held_strengths(n: int, seed: int = AUDIT_SEED) -> dict[str, float]:
-    """Share of n scenes (words dropped as in the prompt sets: every kind of caption) judged right in full,
-    clean and at each strength of world/perturbations.py STRENGTHS."""
+def held_strengths(n: int, seed: int = AUDIT_SEED, kinds: tuple[str, ...] | None = None) -> dict[str, float]:
+    """Share of n scenes (words dropped as in the prompt sets; every kind of caption of the training mixture, or
+    these kinds in turn) judged right in full, clean and at each strength of world/perturbations.py STRENGTHS."""
     from world import render, sample_scene, scene_rng
     from world.accuracy import judge
     from world.perturbations import STRENGTHS
 
-    scenes = [sample_scene(scene_rng(seed, i)) for i in range(n)]
+    scenes = [sample_scene(scene_rng(seed, i), kind=kinds[i % len(kinds)] if kinds else None) for i in range(n)]
     cases = {"clean": lambda image, rng: image, **STRENGTHS}
     shares = {}
     for name, corrupt in tqdm(cases.items(), desc="held strengths", leave=False):
@@ -154,9 +154,15 @@ def cmd_judge_audit(args: argparse.Namespace) -> None:
     widths = [max(len(c) for c in column) for column in zip(header, *body)]
     text = "\n".join("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip() for line in [header, *body])
     print(f"judge accuracy on {args.n} rendered world scenes (seed {args.seed}) vs perturbation strength:\n{text}")
+    from world import V1_KINDS, V2_KINDS
+
     held, said_yes = held_strengths(args.n, args.seed), false_yes(args.n, args.seed)
-    print(f"\nright in full at the strengths the judge is held to (>= 95 %), {args.n} scenes of every kind:")
-    print("\n".join(f"  {name:<28} {100 * share:6.2f} %" for name, share in held.items()))
+    tiers = {"v1 kinds": held_strengths(args.n, args.seed, V1_KINDS), "v2 kinds": held_strengths(args.n, args.seed, V2_KINDS)}
+    print(f"\nright in full at the strengths the judge is held to (>= 95 %), {args.n} scenes of the training mixture "
+          f"and {args.n} of each world version's kinds in turn:")
+    print(f"  {'':<28} {'mixture':>8} {'v1 kinds':>9} {'v2 kinds':>9}")
+    print("\n".join(f"  {name:<28} {100 * share:7.2f}% {100 * tiers['v1 kinds'][name]:8.2f}% "
+                    f"{100 * tiers['v2 kinds'][name]:8.2f}%" for name, share in held.items()))
     print("said yes where the answer is no:")
     print("\n".join(f"  {name:<28} {100 * share:6.2f} %" for name, share in said_yes.items()))
     if args.out:
@@ -167,11 +173,14 @@ def cmd_judge_audit(args: argparse.Namespace) -> None:
         out.mkdir(parents=True, exist_ok=True)
         atomic_write(out / "judge_audit.json", json.dumps({"n": args.n, "seed": args.seed,
                                                            "rows": [dataclasses.asdict(r) for r in rows],
-                                                           "held_strengths": held, "false_yes": said_yes}, indent=1))
+                                                           "held_strengths": held, "held_by_version": tiers,
+                                                           "false_yes": said_yes}, indent=1))
         atomic_write(out / "judge_audit.md", f"# Judge audit\n\n{args.n} rendered world scenes, seed {args.seed}: "
                                              f"share judged right at each strength.\n\n{markdown_table(header, body)}\n\n"
                                              "Right in full at the strengths the judge is held to:\n\n"
-                                             + markdown_table(["corruption", "right"], [[k, f"{100 * v:.1f} %"] for k, v in held.items()])
+                                             + markdown_table(["corruption", "right (mixture)", "v1 kinds", "v2 kinds"],
+                                                              [[k, f"{100 * v:.1f} %", f"{100 * tiers['v1 kinds'][k]:.1f} %",
+                                                                f"{100 * tiers['v2 kinds'][k]:.1f} %"] for k, v in held.items()])
                                              + "\n\nSaid yes where the answer is no:\n\n"
                                              + markdown_table(["image", "yes"], [[k, f"{100 * v:.1f} %"] for k, v in said_yes.items()]) + "\n")
         print(f"wrote {out / 'judge_audit.md'} and judge_audit.json")
