@@ -156,6 +156,18 @@ def test_compare_handler_draws_the_layout_a_layout_aware_generator_used(session,
     assert (220, 40, 40) in colors  # the boxes are drawn in the objects' color
 
 
+def test_a_v2_prompt_is_planned_drawn_with_every_box_and_judged(session, tiny_layout_generator):
+    prompt = "a red circle, a blue square and a green triangle"  # what visitors type first
+    aware = DemoSession({"tiny-layout": tiny_layout_generator}, session.planner)
+    _, plan, image, layout = final(handlers.compare(aware, prompt, 3, False, 2, 3.0, "ddim", True))
+    assert prompt in plan and image.value is not None
+    colors = {color for _, color in layout.getcolors(maxcolors=1 << 16)}
+    assert {(220, 40, 40), (40, 80, 220), (40, 170, 60)} <= colors  # one box per object, in its color
+    shown = tiny_layout_generator.generate([prompt], seed=3, steps=2)[0]  # what the browser hands back
+    truth, line = handlers.judged(aware, prompt, 3, True, shown)
+    assert truth is not None and line.startswith(("✓", "✗")) and "objects" in line
+
+
 def test_compare_handler_outside_the_world_and_with_rewriting_off(session):
     _, plan, tiny, gan, _ = final(handlers.compare(session, "an astronaut riding a horse", 0, False, 2, 3.0, "ddim", True))
     assert "Outside the Shapes world" in plan
