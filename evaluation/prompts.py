@@ -23,6 +23,12 @@ WORLD_TASKS = V1_TASKS + V2_TASKS
 BUILTIN_SETS = {"shapes-quick": (10, V1_TASKS), "shapes-v2-quick": (10, WORLD_TASKS), "shapes-full": (100, WORLD_TASKS)}
 
 
+def task_order(categories) -> list[str]:
+    """Categories as tables show them: the world's tasks in the world's order (v1, then v2), then the rest."""
+    found = set(categories)
+    return [t for t in WORLD_TASKS if t in found] + sorted(found - set(WORLD_TASKS))
+
+
 MAX_PER_TASK = 10_000  # shapes-<task>-<N>: the prompts are built before anything else runs
 
 

@@ -16,6 +16,7 @@ import pathlib
 
 from evaluation import compare_cli, paired, report_grids, report_sections, steps_curve, truncation_curve
 from evaluation.report_plots import guidance_text, one_guidance, plot_accuracy, plot_fid_vs_clip, shown_model
+from evaluation.prompts import task_order
 from models.files import atomic_write
 
 __all__ = ["markdown_row", "markdown_table", "shown_model", "table", "write"]
@@ -50,7 +51,7 @@ def _fid(record: dict, kind: str) -> str:
 def table(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     kinds = sorted({k for r in records for k in r["fid"]})
     clips = sorted({c for r in records for c in r.get("cmmd", {})})
-    categories = sorted({c for r in records for c in r["accuracy"]})
+    categories = task_order({c for r in records for c in r["accuracy"]})
     header = ["model", "family", "sampler", "steps", "guidance", "n"]
     header += [f"FID ({k})" for k in kinds] + [f"KID ({k}) ×1e3" for k in kinds] + [f"CMMD ({c})" for c in clips]
     header += ["CLIP score"] + [f"acc. {c}" for c in categories] + ["img/s"]

@@ -12,6 +12,7 @@ matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from evaluation.prompts import task_order  # noqa: E402
 from models.files import atomic_path  # noqa: E402
 
 
@@ -87,7 +88,7 @@ def plot_accuracy(records: list[dict], path: pathlib.Path) -> bool:
 def accuracy_figure(records: list[dict]):
     """Accuracy per task: lines against guidance, or bars when the run holds one guidance scale; None without
     accuracy."""
-    categories = sorted({c for r in records for c in r["accuracy"]})
+    categories = task_order({c for r in records for c in r["accuracy"]})
     if not categories:
         return None
     if one_guidance(records):

@@ -68,7 +68,7 @@ def test_one_guidance_scale_gives_bars_and_several_give_lines_with_legends_outsi
     bars = report_plots.accuracy_figure(_records([3.0]))
     [axis] = bars.axes
     assert len([p for p in axis.patches if isinstance(p, Rectangle)]) == 2 * 2  # 2 tasks x 2 models
-    assert [t.get_text() for t in axis.get_xticklabels()] == ["pair", "single"]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["single", "pair"]  # the world's task order
     assert "0%" in [t.get_text() for t in axis.texts]  # a zero bar is labelled, not just absent
     assert _legend_clear_of_axes(bars)
     lines = report_plots.accuracy_figure(_records([1.0, 3.0, 5.0]))
