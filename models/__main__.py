@@ -29,29 +29,13 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
     p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | dit-layout | gan | gan-layout | clip-evaluator | vq | ar; "
                                                   "with no other flag, the recipe of the shipped NAME")
-    p.add_argument("--arch", default=None, help="GANs (gan, gan-layout) only: dcgan (default, as shipped) | stylegan2")
-    p.add_argument("--loss", default=None, help="GANs (gan, gan-layout) only: non-saturating (default) | minimax | wgan | wgan-gp")
-    p.add_argument("--preset", default=None,
-                   help="ddpm: small (epsilon, cross-attention only) | small-pooled (+ pooled text vector) | "
-                        "small-v (default, as shipped: + v-prediction, zero terminal SNR, trailing timesteps); "
-                        "ldm, dit: small (epsilon, Min-SNR-5) | small-v (the ddpm's v recipe; the U-Net also "
-                        "takes the pooled text vector)")
-    p.add_argument("--text-losses", choices=("on", "off"), default=None,
-                   help="GANs (gan, gan-layout) only: matching-aware discriminator and the image-text contrastive term for G "
-                        "(default on, as shipped; off trains on the adversarial loss alone)")
-    p.add_argument("--mode-seeking", type=float, default=None, metavar="WEIGHT",
-                   help="GANs (gan, gan-layout) only: weight of MSGAN's mode-seeking term, which makes two samples of one caption "
-                        "differ (default 0, as shipped)")
-    p.add_argument("--mode-seeking-on", choices=("pixels", "layout"), default=None,
-                   help="GANs (gan, gan-layout) only: what the mode-seeking term compares: pixels (MSGAN's, default) | layout (each "
-                        "pixel's brightest channel: rewards moving objects, not recoloring them)")
-    p.add_argument("--d-warmup", type=int, default=None, metavar="STEPS",
-                   help="GANs (gan, gan-layout) only: the first STEPS steps train D alone (for --init-from, which brings G but a fresh "
-                        "D; default 0)")
-    p.add_argument("--pack", type=int, default=None, metavar="N",
-                   help="GANs (gan, gan-layout) only: D judges N samples of one caption at once against N renders of it (PacGAN's "
-                        "packing, conditional), so samples of a caption that all look alike lose; default 1, as "
-                        "shipped")
+    p.add_argument("--preset", default=None, metavar="NAME",
+                   help="the named recipe; ddpm: small (epsilon, cross-attention only) | small-pooled (+ pooled text "
+                        "vector) | small-v (default, as shipped: + v-prediction, zero terminal SNR, trailing "
+                        "timesteps); ldm, dit: small (epsilon, Min-SNR-5) | small-v (default: the ddpm's v recipe; "
+                        "the U-Net also takes the pooled text vector); gan, gan-layout: dcgan (default, as shipped: "
+                        "non-saturating loss, text losses on) | dcgan-minimax | dcgan-wgan | dcgan-wgan-gp | "
+                        "stylegan2 | stylegan2-minimax | stylegan2-wgan | stylegan2-wgan-gp | dcgan-no-text-losses")
     p.add_argument("--steps", type=int, default=None, help="total optimiser steps (default: the preset's)")
     p.add_argument("--batch-size", type=int, default=None, help="images per step (default: the preset's)")
     p.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the preset's)")

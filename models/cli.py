@@ -145,24 +145,15 @@ def cmd_plan(args: argparse.Namespace) -> None:
     raise SystemExit(0 if plan.understood else 3)
 
 
-FAMILY_FLAGS = {"arch": "--arch", "loss": "--loss", "text_losses": "--text-losses", "preset": "--preset",
-                "mode_seeking": "--mode-seeking", "d_warmup": "--d-warmup", "mode_seeking_on": "--mode-seeking-on",
-                "pack": "--pack"}
-
-
-GAN_FLAGS = ("arch", "loss", "text_losses", "mode_seeking", "mode_seeking_on", "d_warmup", "pack")
+FAMILY_FLAGS = {"preset": "--preset"}  # family option -> its flag
+PRESET_MODELS = ("ddpm", "ldm", "dit", "gan", "gan-layout")  # the trainables with named recipes
 
 
 def family_options(args: argparse.Namespace) -> dict:
     """The family options given on the command line (None: not given), checked against --model."""
-    given = {"arch": args.arch, "loss": args.loss, "preset": args.preset, "mode_seeking": args.mode_seeking,
-             "d_warmup": args.d_warmup, "mode_seeking_on": args.mode_seeking_on, "pack": args.pack,
-             "text_losses": None if args.text_losses is None else args.text_losses == "on"}
-    if args.model not in ("gan", "gan-layout") and any(given[k] is not None for k in GAN_FLAGS):
-        fail("--arch, --loss, --text-losses, --mode-seeking, --mode-seeking-on, --d-warmup and --pack apply to "
-             "--model gan and gan-layout only")
-    if args.model not in ("ddpm", "ldm", "dit") and given["preset"] is not None:
-        fail("--preset applies to --model ddpm, ldm and dit only")
+    given = {"preset": args.preset}
+    if args.model not in PRESET_MODELS and given["preset"] is not None:
+        fail(f"--preset applies to --model {', '.join(PRESET_MODELS)} only")
     return given
 
 
@@ -185,7 +176,7 @@ def resolve_training(args: argparse.Namespace):
     try:
         options = trainable.options(**family_options(args))
         config = trainable.config(**options)
-    except ValueError as error:  # an unknown --arch, --loss or --preset
+    except ValueError as error:  # an unknown --preset
         fail(str(error))
     config.steps = args.steps or config.steps
     config.batch_size = args.batch_size or config.batch_size

@@ -112,11 +112,9 @@ def _dit_layout() -> Component:
 
 
 # ---------------------------------------------------------------- GAN
-def _gan_config(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int,
-                mode_seeking_on: str, pack: int) -> TrainConfig:
-    from models.gan.family import preset
-    preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on, pack)  # an unknown --arch or --loss is a ValueError here
-    stylegan = arch == "stylegan2"
+def _gan_config(preset: str) -> TrainConfig:
+    from models.gan.family import recipe
+    stylegan = recipe(preset).arch == "stylegan2"  # an unknown --preset is a ValueError here
     # the GAN papers' optimisers: Adam(0.5, 0.999) at 2e-4 for DCGAN, Adam(0, 0.99) at 2e-3 for StyleGAN2
     # (equalised learning rate); no EMA for DCGAN, whose batch-norm statistics belong to the raw weights
     return TrainConfig(steps=3000, batch_size=32, lr=2e-3 if stylegan else 2e-4, warmup_steps=1,
@@ -124,23 +122,28 @@ def _gan_config(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_
                        ema_decay=0.999 if stylegan else None, checkpoint_every=250, sample_every=500, data_seed=5)
 
 
-def _gan(arch: str, loss: str, text_losses: bool, mode_seeking: float, d_warmup: int, mode_seeking_on: str,
-         pack: int) -> Component:
+def _gan(preset: str) -> Component:
+    from models.gan.family import recipe
     from models.gan.training import training_component
-    return training_component(arch, loss, text_losses=text_losses, mode_seeking=mode_seeking, d_warmup=d_warmup,
-                              mode_seeking_on=mode_seeking_on, pack=pack)
+    return training_component(recipe(preset))
 
 
-def _gan_layout_config(**options) -> TrainConfig:
+def gan_layout_recipe(preset: str):
+    """gan-layout's GANConfig: the GAN recipe, its fresh D learning alone for the first 500 steps."""
+    from models.gan.family import recipe
+    return dataclasses.replace(recipe(preset), d_warmup_steps=500)
+
+
+def _gan_layout_config(preset: str) -> TrainConfig:
     # the shipped gan trained on with captions that always give size and position (all the planner ever hands
     # gan-layout), on a data stream the gan never saw, at a quarter of its rate; D starts fresh, so it learns alone
     # first. (2,500 steps at 1e-4: single objects 99 %, but counts fell from 39 % to 23 %; this keeps them, 53 %)
-    return dataclasses.replace(_gan_config(**options), steps=1500, lr=5e-5, drop_words=False, data_seed=9)
+    return dataclasses.replace(_gan_config(preset), steps=1500, lr=5e-5, drop_words=False, data_seed=9)
 
 
-def _gan_layout(**options) -> Component:
+def _gan_layout(preset: str) -> Component:
     from models.gan.training import training_component
-    return training_component(name="gan-layout", planned=True, **options)
+    return training_component(gan_layout_recipe(preset), name="gan-layout", planned=True)
 
 
 # ---------------------------------------------------------------- autoregressive
@@ -174,14 +177,12 @@ TRAINABLES: dict[str, Trainable] = {
     "ldm": Trainable(_latent_config, _latent("unet"), CHECKPOINT_ROOT / "ldm", {"preset": "small-v"}),
     "dit": Trainable(_latent_config, _latent("dit"), CHECKPOINT_ROOT / "dit", {"preset": "small-v"}),
     "dit-layout": Trainable(_dit_layout_config, _dit_layout, CHECKPOINT_ROOT / "dit-layout"),
-    # the shipped gan: DCGAN, non-saturating loss, text losses on (StyleGAN2 is built and tested, not shipped)
-    "gan": Trainable(_gan_config, _gan, CHECKPOINT_ROOT / "gan",
-                     {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
-                      "d_warmup": 0, "mode_seeking_on": "pixels", "pack": 1}),
+    # the shipped gan: preset dcgan (non-saturating loss, text losses on); the other GAN recipes
+    # (minimax, WGAN, WGAN-GP, StyleGAN2) are named presets (models.gan.family.RECIPES)
+    "gan": Trainable(_gan_config, _gan, CHECKPOINT_ROOT / "gan", {"preset": "dcgan"}),
     # the same DCGAN fed captions the planner completed (models/gan/planned.py)
-    "gan-layout": Trainable(_gan_layout_config, _gan_layout, CHECKPOINT_ROOT / "gan-layout",
-                            {"arch": "dcgan", "loss": "non-saturating", "text_losses": True, "mode_seeking": 0.0,
-                             "d_warmup": 500, "mode_seeking_on": "pixels", "pack": 1}, init_from=CHECKPOINT_ROOT / "gan"),
+    "gan-layout": Trainable(_gan_layout_config, _gan_layout, CHECKPOINT_ROOT / "gan-layout", {"preset": "dcgan"},
+                            init_from=CHECKPOINT_ROOT / "gan"),
     "clip-evaluator": Trainable(_clip_evaluator_config, _clip_evaluator, CHECKPOINT_ROOT / "clip-evaluator"),
     # the autoregressive family: the FSQ tokenizer first, then the transformer over its codes
     "vq": Trainable(_vq_config, _vq, CHECKPOINT_ROOT / "vq"),

@@ -12,7 +12,6 @@ from models.gan.losses import CLIP, GP_WEIGHT, discriminator_loss, generator_los
 from models.gan.stylegan2 import ModulatedConv2d, StyleGAN2Generator
 from models.gan.training import contrastive_loss, training_component
 from models.training import TrainConfig, train
-from world import to_image
 
 
 class LinearCritic(torch.nn.Module):
@@ -75,7 +74,7 @@ def text_encoder_folder(tmp_path, tiny_text_encoder):
 
 def tiny_component(folder, arch, loss):
     config = dataclasses.replace(gan.preset(arch, loss), width=16, r1_every=2, pl_every=2)
-    component = training_component(arch, loss, name=f"tiny-{arch}", text_encoder_path=folder, config=config)
+    component = training_component(config, name=f"tiny-{arch}", text_encoder_path=folder)
     component.evaluate = component.sample_grid = component.watch = None  # for real models
     return component
 
@@ -195,40 +194,10 @@ def test_text_losses_are_on_by_default_and_off_leaves_the_adversarial_game_alone
     assert dataclasses.replace(off, mismatch=True, contrastive_weight=on.contrastive_weight) == on
 
 
-def test_mode_seeking_penalty_is_the_inverse_distance_ratio_and_pushes_two_samples_apart():
-    from models.gan.losses import mode_seeking_penalty
-    z, other_z = torch.zeros(2, 4), torch.ones(2, 4)  # mean |z1 - z2| = 1
-    images = torch.zeros(2, 3, 2, 2, requires_grad=True)
-    other = torch.full((2, 3, 2, 2), 0.5)  # mean |G1 - G2| = 0.5
-    penalty = mode_seeking_penalty(images, other, z, other_z)
-    assert penalty.item() == pytest.approx(1 / (0.5 + 1e-5))
-    penalty.backward()
-    assert (images.grad > 0).all()  # a descent step lowers every pixel of G(z1): away from G(z2) = 0.5
-    far = mode_seeking_penalty(images.detach() - 1, other, z, other_z)
-    assert far < penalty  # samples further apart cost less
-
-
-def test_mode_seeking_weight_enters_the_g_loss_only_when_set(text_encoder_folder):
-    images, captions = batch()
-    plain = tiny_component(text_encoder_folder, "dcgan", "non-saturating")
-    config = dataclasses.replace(gan.preset("dcgan", "non-saturating", mode_seeking=1.0), width=16)
-    assert config.mode_seeking_weight == 1.0 and gan.preset("dcgan", "non-saturating").mode_seeking_weight == 0
-    torch.manual_seed(0)
-    seeking = training_component("dcgan", "non-saturating", name="tiny-ms", text_encoder_path=text_encoder_folder,
-                                 config=config)
-    seeking.network.load_state_dict(plain.network.state_dict())
-    seeking.load_extra_state(plain.extra_state())
-    # same G, D and z stream: the difference is the mode-seeking term, which is positive
-    assert seeking.loss(images, captions, 0).item() > plain.loss(images, captions, 0).item()
-    with pytest.raises(ValueError, match="mode-seeking"):
-        gan.preset("dcgan", "non-saturating", mode_seeking=-1)
-
-
 def test_d_warmup_holds_g_still_and_only_then_lets_it_learn(text_encoder_folder):
     images, captions = batch()
-    config = dataclasses.replace(gan.preset("dcgan", "non-saturating", d_warmup=2), width=16)
-    component = training_component("dcgan", "non-saturating", name="tiny-warm", text_encoder_path=text_encoder_folder,
-                                   config=config)
+    config = dataclasses.replace(gan.recipe("dcgan"), d_warmup_steps=2, width=16)
+    component = training_component(config, name="tiny-warm", text_encoder_path=text_encoder_folder)
     for step, moves in ((0, False), (1, False), (2, True)):
         component.network.zero_grad(set_to_none=True)
         component.discriminator_step(images, captions, step)
@@ -237,65 +206,16 @@ def test_d_warmup_holds_g_still_and_only_then_lets_it_learn(text_encoder_folder)
         assert any(g.abs().sum() > 0 for g in grads) == moves, step
 
 
-def test_mode_seeking_on_layout_ignores_a_change_of_color_and_counts_a_move():
-    from models.gan.losses import mode_seeking_penalty
-    z, other_z = torch.zeros(1, 4), torch.ones(1, 4)
-    canvas = -torch.ones(1, 3, 8, 8)
-    red, blue, moved = canvas.clone(), canvas.clone(), canvas.clone()
-    red[:, 0, 2:4, 2:4] = 1  # a red square
-    blue[:, 2, 2:4, 2:4] = 1  # the same square in blue
-    moved[:, 0, 5:7, 5:7] = 1  # the red square elsewhere
-    recolored = mode_seeking_penalty(red, blue, z, other_z, on="layout")
-    assert recolored.item() == pytest.approx(1 / 1e-5)  # identical layouts: the largest penalty
-    assert mode_seeking_penalty(red, moved, z, other_z, on="layout") < recolored
-    assert mode_seeking_penalty(red, blue, z, other_z) < recolored  # on pixels a recolor counts as different
-    with pytest.raises(ValueError, match="mode-seeking-on"):
-        gan.preset("dcgan", "non-saturating", mode_seeking=1, mode_seeking_on="colors")
-
-
-def test_a_real_pack_is_the_batch_image_and_fresh_renders_of_its_caption(text_encoder_folder):
-    from world.accuracy import judge
-
-    config = dataclasses.replace(gan.preset("dcgan", "non-saturating", pack=3), width=16)
-    component = training_component("dcgan", "non-saturating", name="tiny-pack", text_encoder_path=text_encoder_folder,
-                                   config=config)
-    steps = component.discriminator_step.__self__
-    captions = ["a red circle", "a large blue square on the left", "a green cross above a red circle", ""]
-    images = torch.zeros(4, 3, 32, 32)
-    packed = steps._real_pack(images, captions, step=5)  # [B, 3 * pack, 32, 32]
-    assert packed.shape == (4, 9, 32, 32) and torch.equal(packed[:, :3], images)
-    for caption, pack in zip(captions[:3], packed[:3]):
-        for draw in (pack[3:6], pack[6:9]):
-            assert judge(caption, to_image(draw))["full"], caption
-    assert torch.equal(packed, steps._real_pack(images, captions, step=5))  # a function of the step: resumable
-    # what "a red circle" leaves open (size, cell) is drawn anew: over 8 steps its renders do not all agree
-    assert len({steps._real_pack(images[:1], captions[:1], step)[0, 3:6].numpy().tobytes() for step in range(8)}) > 1
-
-
-@pytest.mark.parametrize("arch", ["dcgan", "stylegan2"])
-def test_a_packing_discriminator_trains_on_packs_and_g_exports_unchanged(text_encoder_folder, tmp_path, arch):
-    config = dataclasses.replace(gan.preset(arch, "non-saturating", pack=2), width=16, r1_every=2, pl_every=2)
-    component = training_component(arch, "non-saturating", name=f"tiny-pack-{arch}",
-                                   text_encoder_path=text_encoder_folder, config=config)
-    component.evaluate = component.sample_grid = component.watch = None
-    first_conv = next(m for m in component.discriminator_step.__self__.discriminator.modules()
-                      if isinstance(m, torch.nn.Conv2d))
-    assert first_conv.in_channels == 6  # two RGB images side by side
-    images, captions = batch()
-    d_loss = component.discriminator_step(images, captions, 0)
-    loss = component.loss(images, captions, 0)
-    loss.backward()
-    assert np.isfinite(d_loss) and torch.isfinite(loss)
-    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in component.network.parameters())
-    manifest = train(component, TrainConfig(steps=1, batch_size=4, checkpoint_every=1, sample_every=10**9),
-                     tmp_path / "out", command="test")
-    assert manifest["components"]["generator"]["config"]["pack"] == 2
-    assert "packs of 2" in manifest["conditioning"]
-    assert len(gan.load(tmp_path / "out").generate(["a red circle", "two blue squares"], seed=0)) == 2
-
-
-def test_pack_is_checked():
-    for bad in (0, gan.MAX_PACK + 1):
-        with pytest.raises(ValueError, match="--pack"):
-            gan.preset("dcgan", "non-saturating", pack=bad)
-    assert gan.preset("dcgan", "non-saturating").pack == 1  # as shipped
+def test_the_named_recipes_are_the_seed_variants_and_retired_experiments_stay_out():
+    assert gan.recipe("dcgan") == gan.preset("dcgan", "non-saturating")  # as shipped
+    assert {(c.arch, c.loss) for c in gan.RECIPES.values()} == {(a, l) for a in gan.ARCHS for l in gan.LOSSES}
+    assert gan.recipe("dcgan-wgan-gp").n_critic == 5 and gan.recipe("stylegan2").style_mixing == 0.9
+    assert not gan.recipe("dcgan-no-text-losses").mismatch
+    with pytest.raises(ValueError, match="unknown --preset 'biggan'"):
+        gan.recipe("biggan")
+    # a shipped config.json still names the removed experiments' fields, off: it loads; one that used them does not
+    saved = {**dataclasses.asdict(gan.recipe("dcgan")), "mode_seeking_weight": 0.0, "mode_seeking_on": "pixels",
+             "pack": 1}
+    assert gan.GANConfig.from_dict(saved) == gan.recipe("dcgan")
+    with pytest.raises(gan.CheckpointError, match="pack=2"):
+        gan.GANConfig.from_dict({**saved, "pack": 2})

@@ -77,8 +77,7 @@ def test_each_image_is_the_gans_image_of_its_completed_caption(planned):
 
 
 def exported_gan(folder, text_encoder_folder, arch="dcgan"):
-    component = training_component(arch, "non-saturating", name="tiny", text_encoder_path=text_encoder_folder,
-                                   config=tiny_config(arch))
+    component = training_component(tiny_config(arch), name="tiny", text_encoder_path=text_encoder_folder)
     component.evaluate = component.sample_grid = component.watch = None
     train(component, TrainConfig(steps=1, batch_size=4, warmup_steps=1, ema_decay=None, checkpoint_every=1,
                                  sample_every=10**9), folder, command="test")
@@ -98,22 +97,20 @@ def test_the_recipe_starts_from_the_shipped_gan_through_the_loops_warm_start(tmp
 
     assert TRAINABLES["gan-layout"].init_from == CHECKPOINT_ROOT / "gan"  # `train --model gan-layout` alone
     source = exported_gan(tmp_path / "gan", text_encoder_folder)
-    component = training_component("dcgan", "non-saturating", name="tiny-layout", config=tiny_config(),
-                                   text_encoder_path=text_encoder_folder, planned=True)
+    component = training_component(tiny_config(), name="tiny-layout", text_encoder_path=text_encoder_folder,
+                                   planned=True)
     record = warm_start(component, source)
     exported = gan.load(source).network.state_dict()
     assert all(torch.equal(exported[k], v) for k, v in component.network.state_dict().items())
     assert record["new_parameters"] == [] and record["prior_commands"] == ["test"]
-    other = training_component("stylegan2", "non-saturating", config=tiny_config("stylegan2"),
-                               text_encoder_path=text_encoder_folder)
+    other = training_component(tiny_config("stylegan2"), text_encoder_path=text_encoder_folder)
     with pytest.raises(CheckpointError, match="cannot warm-start"):  # another architecture's G
         warm_start(other, source)
 
 
 @pytest.mark.parametrize("drop_words", [True, False])
 def test_the_loop_gives_every_word_when_told_to(tmp_path, text_encoder_folder, drop_words):
-    component = training_component("dcgan", "non-saturating", name="tiny", text_encoder_path=text_encoder_folder,
-                                   config=tiny_config())
+    component = training_component(tiny_config(), name="tiny", text_encoder_path=text_encoder_folder)
     component.evaluate = component.sample_grid = component.watch = None
     seen, loss = [], component.loss
     component.loss = lambda images, captions, step: seen.extend(captions) or loss(images, captions, step)

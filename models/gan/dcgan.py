@@ -30,16 +30,16 @@ class DCGANGenerator(nn.Module):
 
 class DCGANDiscriminator(nn.Module):
     """Strided convolutions and LeakyReLU; batch norm except on the first layer (none at all for WGAN-GP,
-    whose penalty is per sample). `in_channels` 3 * pack for a packing discriminator (several images at once)."""
+    whose penalty is per sample)."""
 
-    def __init__(self, cond_dim: int = 64, width: int = 64, batch_norm: bool = True, in_channels: int = 3):
+    def __init__(self, cond_dim: int = 64, width: int = 64, batch_norm: bool = True):
         super().__init__()
 
         def down(cin: int, cout: int, norm: bool) -> list[nn.Module]:  # [B,cin,H,W] -> [B,cout,H/2,W/2]
             return [nn.Conv2d(cin, cout, 4, 2, 1, bias=not norm)] + ([nn.BatchNorm2d(cout)] if norm else []) \
                 + [nn.LeakyReLU(0.2, True)]
 
-        self.body = nn.Sequential(*down(in_channels, width, False), *down(width, width * 2, batch_norm),
+        self.body = nn.Sequential(*down(3, width, False), *down(width, width * 2, batch_norm),
                                   *down(width * 2, width * 4, batch_norm), nn.Flatten())  # [B, 4w*4*4]
         self.head = Projection(width * 4 * 16, cond_dim)
 

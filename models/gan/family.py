@@ -1,6 +1,6 @@
 """The GAN family behind the generator contract: training component, collapse watch, loading.
 
-`python -m models train --model gan --arch dcgan|stylegan2 --loss non-saturating|minimax|wgan|wgan-gp`.
+`python -m models train --model gan --preset NAME` (RECIPES: dcgan, stylegan2, dcgan-wgan-gp, ...).
 Guidance does not apply to a GAN; its fidelity/diversity knob is truncation psi (towards the mean w of
 the prompt for StyleGAN2, towards the mean z = 0 for DCGAN), passed as `truncation=` to generate().
 """
@@ -25,13 +25,15 @@ from models.text.encoder import TextEncoder
 from world import to_image
 
 ARCHS = ("dcgan", "stylegan2")
-MODE_SEEKING_SPACES = ("pixels", "layout")
-MAX_PACK = 4  # samples per caption a packing discriminator judges at once
 WEIGHTS = "generator/model.safetensors"
+# experiments removed with their code (MSGAN's mode-seeking term, PacGAN's packing): the shipped configs still
+# carry their fields, at these values, which mean "off"
+RETIRED = {"mode_seeking_weight": 0.0, "mode_seeking_on": "pixels", "pack": 1}
 
 
 @dataclasses.dataclass
 class GANConfig:
+    """Everything a GAN recipe sets, from the command line's --preset to the manifest: one object end to end."""
     arch: str = "stylegan2"
     loss: str = DEFAULT_LOSS
     z_dim: int = 64
@@ -46,38 +48,28 @@ class GANConfig:
     # D wins on realism alone and G learns to ignore the caption (23 % color+shape, 300 prompts, 3,000 steps)
     mismatch: bool = True  # D also scores real images under another image's caption as fake
     contrastive_weight: float = 1.0  # G: InfoNCE between the world CLIP's embedding of G(z, c) and the captions
-    # MSGAN's mode-seeking term for G: weight / (|G(z1,c) - G(z2,c)|_1 / |z1 - z2|_1), so two z's of one caption
-    # must give different images; without it every sample of a caption landed at one size and cell
-    mode_seeking_weight: float = 0.0
-    # what the term compares: "pixels" (MSGAN's), or "layout": each pixel's brightest channel, which is the same
-    # for every color of the world's palette, so the term rewards moving and resizing objects, not recoloring them
-    mode_seeking_on: str = "pixels"
     # a run warm-started from an exported G starts with a fresh D (only G is exported): for this many steps only
     # D learns, so that G does not first follow a random discriminator away from what it had learned
     d_warmup_steps: int = 0
-    # PacGAN's packing, made conditional: D judges `pack` samples of one caption side by side (stacked along
-    # channels); a real pack is the batch's image and pack - 1 more renders of its caption, whose open words
-    # (size, position) are drawn anew, so a G that gives every sample of a caption one layout is told apart
-    pack: int = 1
+
+    @classmethod
+    def from_dict(cls, saved: dict) -> "GANConfig":
+        """A saved config (config.json, a manifest's); the retired experiments' fields must be off."""
+        for key, off in RETIRED.items():
+            if saved.get(key, off) != off:
+                raise CheckpointError(f"this GAN was trained with {key}={saved[key]!r}, an experiment no longer "
+                                      f"in the code (see docs/experiments/)")
+        return cls(**{key: value for key, value in saved.items() if key not in RETIRED})
 
 
-def preset(arch: str, loss: str, text_losses: bool = True, mode_seeking: float = 0.0, d_warmup: int = 0,
-           mode_seeking_on: str = "pixels", pack: int = 1) -> GANConfig:
-    if mode_seeking < 0 or d_warmup < 0:
-        raise ValueError("--mode-seeking and --d-warmup must be 0 or more")
-    if mode_seeking_on not in MODE_SEEKING_SPACES:
-        raise ValueError(f"unknown --mode-seeking-on {mode_seeking_on!r}; choose {', '.join(MODE_SEEKING_SPACES)}")
-    if not 1 <= pack <= MAX_PACK:
-        raise ValueError(f"--pack must be 1 (no packing) to {MAX_PACK}")
-    if mode_seeking or d_warmup or pack != 1:
-        return dataclasses.replace(preset(arch, loss, text_losses), mode_seeking_weight=mode_seeking,
-                                   d_warmup_steps=d_warmup, mode_seeking_on=mode_seeking_on, pack=pack)
+def preset(arch: str, loss: str, text_losses: bool = True) -> GANConfig:
+    """The config of one architecture x loss (the papers' critic steps and regularisers)."""
+    if arch not in ARCHS:
+        raise ValueError(f"unknown GAN architecture {arch!r}; choose {', '.join(ARCHS)}")
+    if loss not in LOSSES:
+        raise ValueError(f"unknown GAN loss {loss!r}; choose {', '.join(LOSSES)}")
     if not text_losses:
         return dataclasses.replace(preset(arch, loss), mismatch=False, contrastive_weight=0.0)
-    if arch not in ARCHS:
-        raise ValueError(f"unknown --arch {arch!r}; choose {', '.join(ARCHS)}")
-    if loss not in LOSSES:
-        raise ValueError(f"unknown --loss {loss!r}; choose {', '.join(LOSSES)}")
     critic_steps = 5 if loss.startswith("wgan") else 1
     if arch == "stylegan2":
         # R1 is for the cross-entropy games; a WGAN critic gets its own constraint (clipping or GP)
@@ -86,12 +78,25 @@ def preset(arch: str, loss: str, text_losses: bool = True, mode_seeking: float =
     return GANConfig(arch, loss, n_critic=critic_steps)
 
 
+# the named recipes `train --model gan --preset NAME` offers: ARCH (non-saturating loss) or ARCH-LOSS, text losses
+# on; "dcgan" ships; "dcgan-no-text-losses" is the adversarial game alone (the ablation behind the text losses)
+RECIPES: dict[str, GANConfig] = {
+    **{(arch if loss == DEFAULT_LOSS else f"{arch}-{loss}"): preset(arch, loss) for arch in ARCHS for loss in LOSSES},
+    "dcgan-no-text-losses": preset("dcgan", DEFAULT_LOSS, text_losses=False),
+}
+
+
+def recipe(name: str) -> GANConfig:
+    if name not in RECIPES:
+        raise ValueError(f"unknown --preset {name!r} for a GAN; choose {', '.join(RECIPES)}")
+    return dataclasses.replace(RECIPES[name])
+
+
 def build(config: GANConfig, cond_dim: int) -> tuple[torch.nn.Module, torch.nn.Module]:
     if config.arch == "dcgan":
         return (DCGANGenerator(config.z_dim, cond_dim, config.width),
-                DCGANDiscriminator(cond_dim, config.width, batch_norm=config.loss != "wgan-gp",
-                                   in_channels=3 * config.pack))
-    return StyleGAN2Generator(config.z_dim, cond_dim), StyleGAN2Discriminator(cond_dim, in_channels=3 * config.pack)
+                DCGANDiscriminator(cond_dim, config.width, batch_norm=config.loss != "wgan-gp"))
+    return StyleGAN2Generator(config.z_dim, cond_dim), StyleGAN2Discriminator(cond_dim)
 
 
 # ---------------------------------------------------------------- generation
@@ -176,7 +181,7 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "gan", device: str = "cpu") ->
     manifest = read_manifest(folder)
     encoder = TextEncoder.from_pretrained(resolve_pin(folder, manifest["components"]["text_encoder"],
                                                       TEXT_ENCODER_WEIGHTS))
-    config = GANConfig(**manifest["components"]["generator"]["config"])
+    config = GANConfig.from_dict(manifest["components"]["generator"]["config"])
     network, _ = build(config, encoder.config.embed_dim)
     try:
         network.load_state_dict(load_file(folder / WEIGHTS))

@@ -61,13 +61,3 @@ def path_length_penalty(images: torch.Tensor, ws: torch.Tensor, mean: torch.Tens
     mean = mean.lerp(lengths.detach().mean(), decay)
     return (lengths - mean).square().mean(), mean
 
-
-def mode_seeking_penalty(images: torch.Tensor, other: torch.Tensor, z: torch.Tensor, other_z: torch.Tensor,
-                         eps: float = 1e-5, on: str = "pixels") -> torch.Tensor:
-    """MSGAN (Mao et al. 2019): 1 / (mean |G(z1,c) - G(z2,c)| / mean |z1 - z2|), small when two latents of one
-    caption give images far apart. images, other [B,3,H,W] from z, other_z [B,Z] under the same captions.
-    on="layout" compares each pixel's brightest channel [B,1,H,W] instead: where objects are, not their color."""
-    if on == "layout":
-        images, other = images.amax(dim=1, keepdim=True), other.amax(dim=1, keepdim=True)
-    ratio = (images - other).abs().mean() / (z - other_z).abs().mean()
-    return 1 / (ratio + eps)

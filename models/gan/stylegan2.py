@@ -174,10 +174,9 @@ class MinibatchStd(nn.Module):
 class StyleGAN2Discriminator(nn.Module):
     """fromRGB, residual downsampling blocks 32 -> 4, minibatch std, conv, linear, projection head."""
 
-    def __init__(self, cond_dim: int = 64, channels: tuple[int, ...] = (32, 64, 128, 128),  # at 32, 16, 8, 4 px
-                 in_channels: int = 3):  # 3 * pack for a packing discriminator
+    def __init__(self, cond_dim: int = 64, channels: tuple[int, ...] = (32, 64, 128, 128)):  # at 32, 16, 8, 4 px
         super().__init__()
-        self.from_rgb = nn.Sequential(nn.Conv2d(in_channels, channels[0], 1), nn.LeakyReLU(0.2))
+        self.from_rgb = nn.Sequential(nn.Conv2d(3, channels[0], 1), nn.LeakyReLU(0.2))
         self.blocks = nn.ModuleList()
         for cin, cout in zip(channels, channels[1:]):
             self.blocks.append(nn.ModuleDict({

@@ -12,17 +12,15 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from models.checkpoints import pin
-from models.gan.family import WEIGHTS, GANConfig, GANGenerator, build, gan_info, load, preset
-from models.gan.losses import (DEFAULT_LOSS, clip_weights, discriminator_loss, generator_loss, gradient_penalty,
-                               mode_seeking_penalty, path_length_penalty, r1_penalty)
+from models.gan.family import WEIGHTS, GANConfig, GANGenerator, build, gan_info, load
+from models.gan.losses import (clip_weights, discriminator_loss, generator_loss, gradient_penalty,
+                               path_length_penalty, r1_penalty)
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
-from world import make_object, parse_caption, render, to_tensor
+from world import make_object, parse_caption, render
 from world.accuracy import judge, single_prompts
 from world.detector import detect
-from world.references import scene_objects
-from world.scenes import sample_scene
 
 
 def contrastive_loss(encoder: TextEncoder, images: torch.Tensor, text: torch.Tensor, captions: list[str]
@@ -109,31 +107,13 @@ class GANSteps:
             ws = network.ws(z, cond, mix_z=mix_z, mix_at=mix_at)
             return network.synthesis(ws, generator), ws, z
 
-    def _fake_pack(self, generator: torch.Generator, cond: torch.Tensor, grad: bool):
-        """`pack` draws under the same captions, stacked along channels [B,3*pack,H,W], and the draws themselves."""
-        draws = [self._fakes(generator, cond, grad) for _ in range(self.config.pack)]
-        return torch.cat([images for images, _, _ in draws], dim=1), draws
-
-    def _real_pack(self, images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
-        """The batch's images [B,3,H,W] and pack - 1 more renders of each caption -> [B,3*pack,H,W]; what the
-        caption leaves open is drawn anew (from a stream that is a function of the step)."""
-        def another(index: int, caption: str, draw: int) -> torch.Tensor:
-            rng = np.random.default_rng([9_000_011, step, index, draw])
-            objects = scene_objects(caption, rng) if caption else sample_scene(rng).objects  # "": any scene
-            return to_tensor(render(objects))
-
-        extra = [torch.stack([another(i, c, draw) for i, c in enumerate(captions)])  # [B,3,H,W] each
-                 for draw in range(1, self.config.pack)]
-        return torch.cat([images, *extra], dim=1)
-
     def discriminator_step(self, images: torch.Tensor, captions: list[str], step: int) -> float:
         """The D phase: n_critic updates of D's own optimiser (the same real batch, fresh fakes each time)."""
         config, discriminator = self.config, self.discriminator
         generator, cond, mismatched = self._begin(captions, step)
-        images = self._real_pack(images, captions, step)  # [B,3*pack,H,W]
         discriminator.requires_grad_(True)
         for _ in range(config.n_critic):
-            fake, _ = self._fake_pack(generator, cond, grad=False)
+            fake, _, _ = self._fakes(generator, cond, grad=False)
             negatives = discriminator(fake, cond)  # [B]
             if config.mismatch and mismatched.any():  # real images under the previous image's caption
                 negatives = torch.cat([negatives, discriminator(images, cond.roll(1, 0))[mismatched]])
@@ -159,13 +139,8 @@ class GANSteps:
         else:  # no D phase ran for this batch: a fresh stream
             generator, cond, _ = self._begin(captions, step)
         self.discriminator.requires_grad_(False)
-        packed, draws = self._fake_pack(generator, cond, grad=True)
-        fake, ws, z = draws[0]
-        g_loss = generator_loss(config.loss, self.discriminator(packed, cond))
-        if config.mode_seeking_weight:  # a second draw under the same captions (the pack's, when it has one)
-            other, _, other_z = draws[1] if len(draws) > 1 else self._fakes(generator, cond, grad=True)
-            g_loss = g_loss + config.mode_seeking_weight * mode_seeking_penalty(fake, other, z, other_z,
-                                                                                           on=config.mode_seeking_on)
+        fake, ws, _ = self._fakes(generator, cond, grad=True)
+        g_loss = generator_loss(config.loss, self.discriminator(fake, cond))
         if config.contrastive_weight:
             g_loss = g_loss + config.contrastive_weight * contrastive_loss(self.encoder, fake, cond, captions)
         if config.pl_weight and step % config.pl_every == 0 and ws is not None:
@@ -220,30 +195,24 @@ def _conditioning(config: GANConfig) -> str:
             + ("; matching-aware D (real image, wrong caption) = fake" if config.mismatch else "")
             + (f"; G adds {config.contrastive_weight:g} x image-text InfoNCE through the frozen world CLIP"
                if config.contrastive_weight else "")
-            + (f"; G adds {config.mode_seeking_weight:g} x MSGAN's mode-seeking term on {config.mode_seeking_on}"
-               if config.mode_seeking_weight else "")
-            + (f"; G still for the first {config.d_warmup_steps} steps (D warm-up)" if config.d_warmup_steps else "")
-            + (f"; D judges packs of {config.pack} samples of one caption against packs of {config.pack} real "
-               "images of it" if config.pack > 1 else ""))
+            + (f"; G still for the first {config.d_warmup_steps} steps (D warm-up)" if config.d_warmup_steps else ""))
 
 
-def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
-                       text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, init_seed: int = 0,
-                       config: GANConfig | None = None, text_losses: bool = True, mode_seeking: float = 0.0,
-                       d_warmup: int = 0, mode_seeking_on: str = "pixels", pack: int = 1, planned: bool = False):
+def training_component(config: GANConfig, name: str = "gan", text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH,
+                       init_seed: int = 0, planned: bool = False):
     """The GAN as the training loop sees it: G is the network the loop trains, the D phase is its
     discriminator_step, D and its optimiser ride along in extra_state (see GANSteps). `planned`: watch and judge
     it as gan-layout does, fed captions the planner completed (models/gan/planned.py)."""
     from models.gan.planned import PlannedGANGenerator
     from models.training import Component
 
-    config = config or preset(arch, loss, text_losses, mode_seeking, d_warmup, mode_seeking_on, pack)
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     network, discriminator = build(config, encoder.config.embed_dim)
     # the GAN papers' optimisers for D: Adam(0, 0.99) at 2e-3 for StyleGAN2, Adam(0.5, 0.999) at 2e-4 for DCGAN
-    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3 if arch == "stylegan2" else 2e-4,
-                                   betas=(0.0, 0.99) if arch == "stylegan2" else (0.5, 0.999))
+    stylegan = config.arch == "stylegan2"
+    d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=2e-3 if stylegan else 2e-4,
+                                   betas=(0.0, 0.99) if stylegan else (0.5, 0.999))
     steps = GANSteps(config, encoder, network, discriminator, d_optimizer)
 
     def generator_for(net: torch.nn.Module) -> GANGenerator:
@@ -259,4 +228,4 @@ def training_component(arch: str, loss: str = DEFAULT_LOSS, name: str = "gan",
                      evaluate=functools.partial(_evaluate, planned=planned), sample_grid=sample_grid, weights=WEIGHTS,
                      extra_state=steps.state_dict, load_extra_state=steps.load_state_dict,
                      watch=lambda net, step: _watch_line(steps.d_loss, collapse_statistics(generator_for(net))),
-                     extra_manifest={"arch": arch, "loss": loss, "conditioning": _conditioning(config)})
+                     extra_manifest={"arch": config.arch, "loss": config.loss, "conditioning": _conditioning(config)})
