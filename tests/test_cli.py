@@ -1,6 +1,7 @@
 """What users type: `python -m models sample | list | train`, good and bad input."""
 import dataclasses
 import json
+import pathlib
 import re
 import shlex
 import subprocess
@@ -65,11 +66,10 @@ def test_unknown_trainable_is_a_one_line_error():
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--model", "ddpm", "--text-losses", "off"], "apply to --model gan and gan-layout only"),
-    (["--model", "gan", "--arch", "biggan"], "unknown --arch 'biggan'"),
-    (["--model", "gan", "--loss", "hinge"], "unknown --loss 'hinge'"),
+    (["--model", "gan", "--preset", "biggan"], "unknown --preset 'biggan' for a GAN"),
+    (["--model", "gan", "--preset", "small"], "unknown --preset 'small' for a GAN"),
     (["--model", "ddpm", "--preset", "huge"], "unknown --preset 'huge'"),
-    (["--model", "gan", "--preset", "small"], "applies to --model ddpm, ldm and dit only"),
+    (["--model", "vae", "--preset", "small"], "applies to --model ddpm, ldm, dit, gan, gan-layout only"),
 ])
 def test_family_specific_training_options_are_one_line_errors(tmp_path, args, message):
     result = run("train", *args, "--out", str(tmp_path / "out"))
@@ -98,7 +98,7 @@ def test_list_shows_parameters_and_gflops():
     assert result.returncode == 0, result.stderr
     listed = {}
     for line in result.stdout.splitlines():
-        found = re.match(r"(\S+?)\s*(ddpm|ldm|dit-layout|dit|gan|ar)\s*text\s+([\d.]+)M\s+([\d.]+|nan)\s+(\d+|n/a)\s",
+        found = re.match(r"(\S+?)\s*(ddpm|ldm|dit-layout|dit|gan|ar)\s*(?:v\d+\s+)?text\s+([\d.]+)M\s+([\d.]+|nan)\s+(\d+|n/a)\s",
                          line)
         if found and "ready" in line:
             listed[found.group(1)] = (float(found.group(3)), float(found.group(4)))
@@ -135,11 +135,11 @@ def assert_config_is(config, recorded: dict, leave_out: set = frozenset()) -> No
 
 def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict) -> None:
     if name in ("gan", "gan-layout"):
-        from models.gan.family import GANConfig, preset
-        built = preset(options["arch"], options["loss"], options["text_losses"], options.get("mode_seeking", 0.0),
-                       options.get("d_warmup", 0), options.get("mode_seeking_on", "pixels"), options.get("pack", 1))
-        assert built == GANConfig(**manifest["components"]["generator"]["config"])  # older ones omit defaults
-        assert (options["arch"], options["loss"]) == (manifest["arch"], manifest["loss"])
+        from models.gan.family import GANConfig, recipe
+        from models.trainables import gan_layout_recipe
+        built = (gan_layout_recipe if name == "gan-layout" else recipe)(options["preset"])
+        assert built == GANConfig.from_dict(manifest["components"]["generator"]["config"])  # older ones omit defaults
+        assert (built.arch, built.loss) == (manifest["arch"], manifest["loss"])
     elif name == "ddpm":
         from models.diffusion.unet import PRESETS
         assert options["preset"] == manifest["components"]["unet"]["preset"]
@@ -188,18 +188,28 @@ def test_the_earlier_commands_a_manifest_records_still_parse(name):
 def test_the_ddpm_warm_start_chain_resolves_to_the_presets_it_trained():
     manifest = manifest_of("ddpm")
     chain = manifest["warm_start"]["prior_commands"] + [manifest["training"]["command"]]
-    assert [resolve(command)[1]["preset"] for command in chain] == ["small", "small-pooled", "small-v", "small-v"]
-    first = re.search(r"\(1\) (python -m models train .*?)\s+\(2\)", manifest["training"]["note"]).group(1)
-    assert resolve(first)[1]["preset"] == "small"
+    assert [resolve(command)[1]["preset"] for command in chain] == ["small", "small-pooled", "small-v", "small-v",
+                                                                    "small-v"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_manifest_names_the_commit_and_commands_that_reproduce_it(name):
+    """The command alone does not reproduce a shipped model (world v1's stream, or an --init-from folder that now
+    holds the newer weights): each manifest names the exact commit and the command chain to run there."""
+    reproduce = manifest_of(name)["training"]["reproduce"]
+    assert re.fullmatch(r"[0-9a-f]{40}", reproduce["commit"]) and reproduce["why_not_today"]
+    assert reproduce["commands"] and all(c.startswith("python -m models train --model ") for c in reproduce["commands"])
+    git = pathlib.Path(__file__).resolve().parents[1] / ".git"
+    if git.exists():  # a clone with history: the commit is in it
+        found = subprocess.run(["git", "cat-file", "-e", reproduce["commit"] + "^{commit}"], cwd=git.parent)
+        assert found.returncode == 0, reproduce["commit"]
 
 
 def test_the_recorded_command_spells_out_the_family_defaults_it_relied_on():
-    args = build_parser().parse_args(["train", "--model", "gan", "--loss", "minimax", "--steps", "10"])
+    args = build_parser().parse_args(["train", "--model", "gan", "--steps", "10"])
     _, options, _, _ = resolve_training(args)
-    command = recorded_command(["train", "--model", "gan", "--loss", "minimax", "--steps", "10"], args, options)
-    assert command == ("python -m models train --model gan --loss minimax --steps 10 --arch dcgan "
-                       f"--text-losses on --mode-seeking {options['mode_seeking']} --d-warmup {options['d_warmup']} "
-                       f"--mode-seeking-on {options['mode_seeking_on']} --pack {options['pack']}")
+    command = recorded_command(["train", "--model", "gan", "--steps", "10"], args, options)
+    assert command == "python -m models train --model gan --steps 10 --preset dcgan"
     _, again, _, _ = resolve(command)
     assert again == options
     args = build_parser().parse_args(["train", "--model", "vae"])
