@@ -112,7 +112,9 @@ def view(root: pathlib.Path, name: str | None) -> tuple[str, list[tuple[Image.Im
     folder, header, body, settings, images = runs[chosen]
     lines = [f"**{chosen}**: prompts `{settings.get('prompts', '?')}`, {settings.get('n', '?')} samples per prompt, "
              f"{images} images. Accuracy = all the prompt asks (world detector); "
-             "[a, b] = bootstrap 95 % interval.", "",
+             "[a, b] = bootstrap 95 % interval." + (" Row `world`: the noise floor, the world's own rendering with "
+                                                     "other seeds (a perfect generator); ≈ = inside its 95 % interval."
+                                                     if any(row[0] == "world" for row in body) else ""), "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(row) + " |" for row in body]
     pictures = _pictures(folder, notes)

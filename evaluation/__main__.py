@@ -79,7 +79,8 @@ def cmd_run(args: argparse.Namespace) -> None:
                          steps=args.steps, samplers=args.samplers, n=args.n, seed=args.seed, device=args.device,
                          features=args.features, inception_weights=args.inception_weights, clip=args.clip,
                          reference=args.reference, layout=args.layout, batch_size=args.batch_size,
-                         precision=args.precision, compile=args.compile, truncation=args.truncation)
+                         precision=args.precision, compile=args.compile, truncation=args.truncation,
+                         floor=not args.no_floor)
     try:
         result = run(options)
     except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
@@ -237,6 +238,9 @@ def _add_run(sub) -> None:
                         "CPU runs are always fp32")
     p.add_argument("--compile", action="store_true",
                    help="torch.compile each model's network first (tens of seconds; pays off on long GPU runs)")
+    p.add_argument("--no-floor", action="store_true",
+                   help="leave out the noise floor: the row `world`, the world's own rendering with other seeds "
+                        "(a perfect generator), made by default on prompts with world targets")
     p.set_defaults(run=cmd_run)
 
 

@@ -85,8 +85,11 @@ def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, mod
 
 def results_of(out: str | pathlib.Path, rows: dict[str, dict], generated: int) -> Results:
     out = pathlib.Path(out)
+    from evaluation.noise_floor import floor_record, near_floor
+
     records = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["records"]
-    return Results(out=out, table=[flat_record(r) for r in records], rows=[rows[k] for k in sorted(rows)],
+    floor = floor_record(records)  # the `world` row; near_floor: the figures a perfect generator shares
+    return Results(out=out, table=[{**flat_record(r), "near_floor": near_floor(r, floor)} for r in records], rows=[rows[k] for k in sorted(rows)],
                    metrics=records, report_md=out / "report.md", report_html=out / "report.html", generated=generated)
 
 

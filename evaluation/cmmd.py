@@ -102,11 +102,27 @@ def cmd_cmmd(args: argparse.Namespace) -> None:
 
     try:
         model = clip_extractor(args.clip)
-        value = cmmd(folder_embeddings(args.a, args.clip, model), folder_embeddings(args.b, args.clip, model))
+        x, y = folder_embeddings(args.a, args.clip, model), folder_embeddings(args.b, args.clip, model)
+        if not args.paired:
+            print(f"{cmmd(x, y):.4f}")
+            return
+        from evaluation import paired_mmd
+
+        result = paired_mmd.mmd2(normalise(x), normalise(y), folder_units(args.a), folder_units(args.b),
+                                 paired_mmd.rbf_kernel(SIGMA))
     except (FeatureError, ValueError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2)
-    print(f"{value:.4f}")
+    print(f"{SCALE * result['value']:.4f} ± {SCALE * result['se']:.4f} [{SCALE * result['low']:.4f}, "
+          f"{SCALE * result['high']:.4f}] (paired by prompt folder, {result['units']} prompts)")
+
+
+def folder_units(folder: str) -> list[str]:
+    """The prompt of every image under `folder`, in folder_embeddings' order: its first folder below the root
+    (GenEval's layout, NNNNN/samples/*.png)."""
+    root = pathlib.Path(folder)
+    images = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    return [p.relative_to(root).parts[0] if len(p.relative_to(root).parts) > 1 else p.stem for p in images]
 
 
 def add_parser(sub) -> None:
@@ -120,4 +136,8 @@ def add_parser(sub) -> None:
     p.add_argument("--clip", default="world",
                    help="world (the evaluator CLIP, default) or MODEL:WEIGHTS for any open_clip model with a local "
                         "weights file, e.g. ViT-B-32:/models/open_clip_vit_b32.bin")
+    p.add_argument("--paired", action="store_true",
+                   help="the folders hold the same prompts, one subfolder each (GenEval's layout): leave out the pairs "
+                        "of images that share a prompt and print a bootstrap interval over prompts "
+                        "(evaluation/paired_mmd.py)")
     p.set_defaults(run=cmd_cmmd)

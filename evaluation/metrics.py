@@ -18,6 +18,7 @@ import torch
 from PIL import Image
 
 from evaluation.features import image_features, load_statistics
+from evaluation.fid_infinity import fid_infinity
 from evaluation.frechet import frechet_distance
 from models.files import atomic_write
 from world.references import reference_image
@@ -75,8 +76,9 @@ def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float] 
 
 
 def fid_and_kid(fake: np.ndarray, real: np.ndarray | None, real_stats: tuple | None = None,
-                shard: tuple[int, int] = (0, 1)) -> tuple[float | None, list[float] | None]:
-    """FID (and KID mean, std when real features are at hand) of fake [N, D] against real [M, D] or (mu, sigma)."""
+                shard: tuple[int, int] = (0, 1), with_kid: bool = True) -> tuple[float | None, list[float] | None]:
+    """FID (and KID mean, std when real features are at hand) of fake [N, D] against real [M, D] or (mu, sigma).
+    with_kid=False: FID alone (paired references get the paired KID, evaluation/paired_mmd.py)."""
     from torchmetrics.image.fid import FrechetInceptionDistance  # imported here: a cached report needs neither
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -98,7 +100,7 @@ def fid_and_kid(fake: np.ndarray, real: np.ndarray | None, real_stats: tuple | N
         mu_real, sigma_real = real_stats
     fid_value = frechet_distance(mu_fake, sigma_fake, mu_real, sigma_real)
     kid_value = None
-    if real is not None and min(len(fake), len(real)) >= 4:
+    if with_kid and real is not None and min(len(fake), len(real)) >= 4:
         subset = min(1000, len(fake) // 2, len(real) // 2)  # subsets smaller than the set, so the std means something
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torchmetrics' note that KID keeps every feature: ours are small
@@ -125,7 +127,7 @@ def folder_images(folder: pathlib.Path) -> list[pathlib.Path]:
     return paths
 
 
-METRICS_VERSION = 2  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
+METRICS_VERSION = 3  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
 
 
 def fingerprint(rows: dict[str, dict], options: dict) -> str:
@@ -224,6 +226,7 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
     for members in groups.values():
         record = _record(members)
         record["fid"], record["kid"], record["fid_n"], record["prdc"] = {}, {}, {}, {}
+        record["kid_interval"], record["fid_inf"], record["cmmd_interval"] = {}, {}, {}
         paired_features = {}
         for kind, cache in caches.items():
             fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
@@ -231,11 +234,14 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
             paired_features[kind] = (fake, real if paired else None)
             if real is None and stats is None:
                 continue
-            record["fid"][kind], record["kid"][kind] = fid_and_kid(fake, real, stats, shard)
+            record["fid"][kind], record["kid"][kind] = fid_and_kid(fake, real, stats, shard, with_kid=not paired)
+            if paired:  # stratified by prompt: the paired estimator, and FID extrapolated to infinite n
+                record["kid"][kind], record["kid_interval"][kind] = _paired_mmd(fake, real, members, "kid")
+                record["fid_inf"][kind] = fid_infinity(fake, real, *[[r["prompt_index"] for r in members]] * 2)
             record["fid_n"][kind] = {"generated": len(fake), "real": None if real is None else len(real),
                                      "dim": int(fake.shape[1])}
             record["prdc"][kind] = None if real is None else fidelity.prdc(real, fake)
-        record["cmmd"] = {clip: _cmmd(root, members, clip_cache, real_for_all.get(clip_kind))}
+        record["cmmd"] = {clip: _cmmd(root, members, clip_cache, real_for_all.get(clip_kind), record["cmmd_interval"], clip)}
         record["diversity"] = fidelity.diversity(root, members, paired_features)
         record["judge_on_references"] = fidelity.judge_on_references(members)
         records.append(record)
@@ -245,15 +251,34 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
     return records
 
 
-def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given) -> float | None:
-    """CMMD of the group's images against the run's reference images (none for an .npz of statistics)."""
+def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given, intervals: dict, clip: str) -> float | None:
+    """CMMD of the group's images against the run's reference images (none for an .npz of statistics); paired
+    references get the paired estimator and its interval (in `intervals`)."""
     from evaluation import cmmd
 
-    real, _, _ = _real_of(members, cache, given)
+    real, _, paired = _real_of(members, cache, given)
     if real is None:
         return None
     fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
+    if paired and len({r["prompt_index"] for r in members}) >= 2:
+        value, intervals[clip] = _paired_mmd(fake, real, members, "cmmd")
+        return value[0]
     return cmmd.cmmd(fake, real) if min(len(fake), len(real)) >= 2 else None
+
+
+def _paired_mmd(fake: np.ndarray, real: np.ndarray, members: list[dict], which: str) -> tuple[list, list]:
+    """([value, se], [value, low, high]) of KID or CMMD with row i of real the reference of row i of members."""
+    from evaluation import cmmd, paired_mmd
+
+    prompts = [r["prompt_index"] for r in members]
+    if which == "kid":
+        result, scale = paired_mmd.kid(fake, real, prompts, prompts), 1.0
+    else:
+        result = paired_mmd.mmd2(cmmd.normalise(fake), cmmd.normalise(real), prompts, prompts,
+                                 paired_mmd.rbf_kernel(cmmd.SIGMA))
+        scale = cmmd.SCALE
+    value, se, low, high = (None if result[k] is None else scale * result[k] for k in ("value", "se", "low", "high"))
+    return [value, se], [value, low, high]
 
 
 def _caption_seed(reference_id: str) -> tuple[str, int]:

@@ -14,7 +14,7 @@ import base64
 import html
 import pathlib
 
-from evaluation import compare_cli, paired, report_grids, report_sections, steps_curve, truncation_curve
+from evaluation import compare_cli, paired, report_floor, report_grids, report_sections, steps_curve, truncation_curve
 from evaluation.report_plots import guidance_text, one_guidance, plot_accuracy, plot_fid_vs_clip, shown_model
 from evaluation.prompts import task_order
 from models.files import atomic_write
@@ -53,15 +53,20 @@ def table(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     clips = sorted({c for r in records for c in r.get("cmmd", {})})
     categories = task_order({c for r in records for c in r["accuracy"]})
     header = ["model", "family", "sampler", "steps", "guidance", "n"]
-    header += [f"FID ({k})" for k in kinds] + [f"KID ({k}) ×1e3" for k in kinds] + [f"CMMD ({c})" for c in clips]
-    header += ["CLIP score"] + [f"acc. {c}" for c in categories] + ["img/s"]
-    body = []
-    for r in sorted(records, key=lambda r: (shown_model(r), r["sampler"] or "", r["steps"] or 0, r["guidance"] or 0)):
+    header += [f"FID ({k})" for k in kinds] + [f"FID∞ ({k})" for k in kinds] + [f"KID ({k}) ×1e3" for k in kinds]
+    header += [f"CMMD ({c})" for c in clips] + ["CLIP score"] + [f"acc. {c}" for c in categories] + ["img/s"]
+    body, floor = [], report_floor.floor_record(records)
+    for r in sorted(records, key=lambda r: (r is not floor, shown_model(r), r["sampler"] or "", r["steps"] or 0,
+                                            r["guidance"] or 0)):
         row = [shown_model(r), r["family"], r["sampler"] or "–", str(r["steps"] or "–"), guidance_text(r), str(r["n"])]
-        row += [_fid(r, k) for k in kinds]
-        row += [f"{1e3 * r['kid'][k][0]:.2f} ± {1e3 * r['kid'][k][1]:.2f}" if r["kid"].get(k) else "–" for k in kinds]
-        row += ["–" if r.get("cmmd", {}).get(c) is None else f"{r['cmmd'][c]:.4f}" for c in clips]
-        row += [_interval(r["clip_score"])] + [_percent(r["accuracy"].get(c)) for c in categories]
+        row += [_fid(r, k) for k in kinds] + [report_floor.fid_inf(r, k) for k in kinds]
+        row += [f"{1e3 * r['kid'][k][0]:.2f} ± {1e3 * (r['kid'][k][1] or 0):.2f}"
+                + report_floor.mark(r, floor, r["kid"][k][0], "kid_interval", k) if r["kid"].get(k) else "–" for k in kinds]
+        row += ["–" if r.get("cmmd", {}).get(c) is None else f"{r['cmmd'][c]:.4f}"
+                + report_floor.mark(r, floor, r["cmmd"][c], "cmmd_interval", c) for c in clips]
+        row += [_interval(r["clip_score"]) + report_floor.mark(r, floor, (r["clip_score"] or [None])[0], "clip_score")]
+        row += [_percent(r["accuracy"].get(c)) + report_floor.mark(r, floor, (r["accuracy"].get(c) or [None])[0],
+                                                                   "accuracy", c) for c in categories]
         row += ["n/a" if r["images_per_s"] is None else f"{r['images_per_s']:.2f}"]  # made elsewhere: time unknown
         body.append(row)
     return header, body
@@ -158,12 +163,12 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
              f"models {', '.join(run.get('models', []))}{_imported(run)}, {len(rows)} images. Accuracy: all the prompt "
              f"asks, judged "
              f"by the world detector; CLIP score: {run.get('clip')} CLIP, 100·max(cos, 0); FID/KID/CMMD against "
-             f"{run.get('reference') or 'images rendered from the same world prompts'}; CMMD: 1000 × unbiased MMD² "
-             f"of CLIP embeddings (Jayasumana et al. 2024; unbiased, so it dips below 0 where the sets match); "
+             f"{run.get('reference') or 'images rendered from the same world prompts'}; CMMD: 1000 × MMD² "
+             f"of CLIP embeddings (Jayasumana et al. 2024), KID and CMMD paired by prompt (± a bootstrap standard error over prompts); "
              f"[a, b]: bootstrap 95 % interval.")
     page.text([intro])
     page.table(*table(records))
-    notes = report_sections.fid_sample_notes(records) + [report_sections.cmmd_vs_fid(records),
+    notes = report_floor.notes(records) + report_sections.fid_sample_notes(records) + [report_sections.cmmd_vs_fid(records),
                                                           report_sections.judge_sentence(records)]
     page.text([n for n in notes if n], bullets=True)
     _comparisons(page, rows)

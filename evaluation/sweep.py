@@ -213,6 +213,7 @@ class RunOptions:
     batch_size: int | None = None  # images computed together; None: sized for the device (models.contract)
     precision: str = "auto"  # CUDA autocast: auto (bf16 where supported, else fp16) | fp32 | fp16 | bf16
     compile: bool = False  # torch.compile each model's network (pays off on long GPU runs)
+    floor: bool = True  # also score the world's own rendering (other seeds) as the row `world`: the noise floor
 
 
 def _done_for(model: str, settings: list[Setting], prompts, options: RunOptions, done: set[str]) -> bool:
@@ -258,6 +259,7 @@ def run(options: RunOptions, generators: dict | None = None) -> dict:
     options = dataclasses.replace(options, batch_size=options.batch_size or default_batch_size(device))
     rank = state.process_index
     prompts = load_prompts(options.prompts)
+    options, generators = _with_floor(options, prompts, generators)
     # the user's package.module:attribute models are imported first: a wrong name fails before any work
     generators = {**{name: load_generator(name, device) for name in options.models if is_custom_spec(name)},
                   **(generators or {})}
@@ -279,6 +281,18 @@ def run(options: RunOptions, generators: dict | None = None) -> dict:
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), **kept})
     report_path = finish(store.root, rows, options, (rank, state.num_processes))
     return {"generated": generated, "images": len(rows), "report": report_path, "rows": rows}
+
+
+def _with_floor(options: RunOptions, prompts: list[PromptItem], generators: dict | None) -> tuple[RunOptions, dict]:
+    """The noise-floor row (evaluation/noise_floor.py) added to the models, once per run, when every prompt has a
+    world target."""
+    from evaluation.noise_floor import FLOOR_MODEL, floor_generator
+
+    renderer = floor_generator(prompts) if options.floor and FLOOR_MODEL not in options.models else None
+    if renderer is None:
+        return options, dict(generators or {})
+    return (dataclasses.replace(options, models=[*options.models, FLOOR_MODEL]),
+            {**(generators or {}), FLOOR_MODEL: renderer})
 
 
 def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptItem], done: set[str], device: str,

@@ -34,11 +34,11 @@ def test_api_runs_a_callable_beside_a_builtin_and_returns_the_table(tmp_path):
     results = evaluation.run(models=["gan", drawn], prompts=SET, guidance=[3], n=2, out=tmp_path / "run",
                              device="cpu")
     by_model = {row["model"]: row for row in results.table}
-    assert set(by_model) == {"gan", "drawn"}
+    assert set(by_model) == {"gan", "drawn", "world"}  # world: the noise floor (evaluation/noise_floor.py)
     assert by_model["drawn"]["accuracy_single"] == 1.0  # the renders are exactly what the captions ask
     assert by_model["drawn"]["family"] == "custom" and by_model["drawn"]["setting"] == "one-pass"
     assert {"accuracy_single_low", "accuracy_single_high", "clip_score", "images_per_s"} <= set(by_model["drawn"])
-    assert len(results.rows) == 2 * 3 * 2 and results.report_md.is_file() and results.generated == 12
+    assert len(results.rows) == 3 * 3 * 2 and results.report_md.is_file() and results.generated == 18
     frame = results.dataframe()
     assert list(frame["model"]) == [r["model"] for r in results.table]
     again = evaluation.run(models=["gan", drawn], prompts=SET, guidance=[3], n=2, out=tmp_path / "run", device="cpu")
@@ -97,7 +97,7 @@ def test_cli_takes_package_module_attribute(tmp_path, monkeypatch, capsys):
     main(["run", "--models", "my_models_ok:make", "--prompts", SET, "--n", "1", "--out", str(tmp_path / "r"),
           "--device", "cpu"])
     rows = [json.loads(line) for line in (tmp_path / "r" / "rows.jsonl").read_text().splitlines()]
-    assert {r["model"] for r in rows} == {"my_models_ok:make"} and all(r["correct"] for r in rows)
+    assert {r["model"] for r in rows} == {"my_models_ok:make", "world"} and all(r["correct"] for r in rows)
 
 
 @pytest.mark.parametrize("spec, body, message", [
@@ -133,13 +133,13 @@ def test_images_made_elsewhere_score_beside_a_generated_model(tmp_path):
     results = evaluation.score(tmp_path / "cluster", SET, tmp_path / "run", model_name="my-cluster-model",
                                device="cpu")
     by_model = {row["model"]: row for row in results.table}
-    assert set(by_model) == {"gan", "my-cluster-model"}
+    assert set(by_model) == {"gan", "my-cluster-model", "world"}  # world: the run's noise floor
     assert by_model["my-cluster-model"]["accuracy_single"] == 1.0 and by_model["my-cluster-model"]["n"] == 6
     assert by_model["my-cluster-model"]["images_per_s"] is None  # made elsewhere: no time to report
     assert "my-cluster-model (images from " in results.report_md.read_text()
     # a later generated run into the same folder keeps the scored images in its report
     again = evaluation.run(models=["gan"], prompts=SET, guidance=[3], n=2, out=tmp_path / "run", device="cpu")
-    assert {row["model"] for row in again.table} == {"gan", "my-cluster-model"}
+    assert {row["model"] for row in again.table} == {"gan", "my-cluster-model", "world"}
 
 
 def test_flat_folder_with_images_csv(tmp_path):

@@ -40,7 +40,7 @@ def evaluation(*args: str) -> subprocess.CompletedProcess:
 
 def run_command(out: pathlib.Path, *extra: str) -> list[str]:
     return ["run", "--models", "gan", "--prompts", f"shapes-single-{N}", "--n", "1", "--features", "world",
-            "--out", str(out), *extra]
+            "--out", str(out), "--no-floor", *extra]  # one record per run: the GAN's
 
 
 def rows_of(run: pathlib.Path) -> list[dict]:

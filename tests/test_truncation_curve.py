@@ -28,7 +28,7 @@ def tiny_gan(tiny_text_encoder):
 
 def test_each_psi_is_a_setting_and_psi_zero_collapses_every_prompt_to_one_image(tmp_path, tiny_gan, evaluator_clip):
     options = RunOptions(models=["tiny-gan"], prompts="shapes-single-6", out=str(tmp_path / "run"), n=2,
-                         truncation=[0.0, 1.0], features=["world"])
+                         truncation=[0.0, 1.0], features=["world"], floor=False)
     result = run(options, generators={"tiny-gan": tiny_gan})
     rows = result["rows"].values()
     assert {(r["setting"], r["truncation"]) for r in rows} == {("one-pass-psi0", 0.0), ("one-pass-psi1", 1.0)}

@@ -1,0 +1,48 @@
+"""The noise floor in the report: which figures a model shares with a perfect generator, FID_inf, the ranking.
+
+The run's `world` row (evaluation/noise_floor.py) is the world's own rendering with other seeds; a model's figure
+that lies inside the floor row's 95 % interval (KID and CMMD: the bootstrap over prompts; CLIP score and
+accuracy: their bootstrap intervals) is marked ≈: the run cannot tell it from a perfect generator's.
+"""
+from __future__ import annotations
+
+from evaluation.noise_floor import FLOOR_MODEL, floor_record, within
+from evaluation.report_plots import guidance_text, shown_model
+
+MARK = " ≈"
+
+
+def mark(record: dict, floor: dict | None, value, *path) -> str:
+    """MARK when `value` lies inside the floor's interval found under `path` of the floor record."""
+    if floor is None or record is floor:
+        return ""
+    interval = floor
+    for key in path:
+        interval = interval.get(key) if isinstance(interval, dict) else None
+    return MARK if within(value, interval) else ""
+
+
+def fid_inf(record: dict, kind: str) -> str:
+    entry = record.get("fid_inf", {}).get(kind)
+    return "–" if not entry else f"{entry['value']:.2f}"
+
+
+def notes(records: list[dict]) -> list[str]:
+    """What the floor row is and what ≈ means; FID_inf and the ranking it gives."""
+    floor = floor_record(records)
+    out = []
+    if floor is not None:
+        out.append(f"Noise floor: the row `{FLOOR_MODEL}` is the world's own rendering of each prompt with other seeds "
+                   f"than the references (a perfect generator), on the same prompts and sample count. ≈: a figure "
+                   f"inside that row's 95 % interval, no different from a perfect generator's at this size. KID and "
+                   f"CMMD leave out the pairs of images that share a prompt (evaluation/paired_mmd.py), so the floor "
+                   f"reads 0 within its interval.")
+    kinds = sorted({k for r in records for k, v in r.get("fid_inf", {}).items() if v})
+    for kind in kinds[:1]:
+        ranked = sorted((r for r in records if r.get("fid_inf", {}).get(kind)), key=lambda r: r["fid_inf"][kind]["value"])
+        order = " < ".join(f"{shown_model(r)} ({r['sampler'] or '–'}, g={guidance_text(r)}) "
+                           f"{r['fid_inf'][kind]['value']:.2f}" for r in ranked)
+        out.append(f"FID∞ ({kind}): FID extrapolated to infinitely many images over subsets of prompts (Chong & "
+                   f"Forsyth 2020); FID at n is biased upward by a term that depends on the model, so rankings use "
+                   f"FID∞: {order}.")
+    return out
