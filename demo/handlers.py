@@ -21,13 +21,12 @@ from PIL import Image
 
 from demo.verdicts import verdict, verdict_line, world_caption, world_tile
 from models.checkpoints import CheckpointError
-from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS, GenerationError
+from models.contract import DIFFUSION_SAMPLERS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, GenerationError
 from models.registry import available, load
 from models.text.planners import make_planner
 from world.layout import Layout, draw_layout
 
-SAMPLERS = ["ddim", "dpm++", "ddpm"]  # the built-in samplers; hub pipelines map unknown ones to their own
-MAX_SEED = 2**31 - 1
+SAMPLERS = list(DIFFUSION_SAMPLERS)  # the built-in samplers (the contract's); hub pipelines offer their own
 DISPLAY = 256  # 32x32 images are shown enlarged, with nearest-neighbour pixels
 MAX_SCALES = 8  # guidance scales in one sweep
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import pathlib
 import shlex
 import sys
@@ -11,7 +10,7 @@ from tqdm import tqdm
 
 from models.acceleration import autocast, compile_generator
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest
-from models.contract import GenerationError, GeneratorInfo, check_batch_size, check_request
+from models.contract import GenerationError, GeneratorInfo, check_batch_size, check_request, check_truncation
 from models.devices import resolve_device
 from models import hub
 from models.registry import BUILTIN, UnknownModel, is_available, load
@@ -41,8 +40,11 @@ def check_sample_args(args: argparse.Namespace) -> str:
     """The checks that cost no model load, with the contract's request limits; returns the device."""
     if args.model not in BUILTIN and not hub.is_hub_name(args.model):
         fail(str(UnknownModel(args.model)))
-    if args.truncation is not None and not (math.isfinite(args.truncation) and 0 <= args.truncation <= 2):
-        fail(f"--truncation must be a number from 0 to 2, got {args.truncation}")
+    if args.truncation is not None:
+        try:
+            check_truncation(args.truncation)
+        except GenerationError as error:
+            fail(f"--{error}")
     try:
         device = resolve_device(args.device)
     except ValueError as error:

@@ -14,6 +14,12 @@ MAX_PROMPT_CHARS = 500
 MAX_STEPS = 1000
 MAX_GUIDANCE = 50.0
 MAX_BATCH_SIZE = 1024
+MAX_SEED = 2**31 - 1  # a request's seed is an integer from 0 to MAX_SEED (a run's per-image seeds S + 1000 j + k too)
+MAX_TRUNCATION = 2.0  # a GAN's truncation psi is a number from 0 to MAX_TRUNCATION (1: none)
+# the samplers a model may offer: the built-in diffusion families' (models/diffusion/schedule.py maps each to its
+# diffusers scheduler) and a hub pipeline's ("default": the scheduler the checkpoint ships with)
+DIFFUSION_SAMPLERS = ("ddpm", "ddim", "dpm++")
+HUB_SAMPLERS = ("default", "ddim", "dpm++")
 
 # on_step(steps_done, steps_total, previews) lets a UI stream intermediate results: counts run over
 # the whole request, previews are the finished images plus the current one's state
@@ -102,8 +108,8 @@ def check_request(info: GeneratorInfo, prompts: Sequence[str], seed: int, steps:
             raise GenerationError("prompt is empty: type a caption such as 'a large red circle in the center'")
         if len(prompt) > MAX_PROMPT_CHARS:
             raise GenerationError(f"prompt is {len(prompt)} characters long; the limit is {MAX_PROMPT_CHARS}")
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise GenerationError(f"seed must be a non-negative integer, got {seed!r}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED:
+        raise GenerationError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
     steps = info.default_steps if steps is None else steps
     if not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
         raise GenerationError(f"steps must be an integer from 1 to {MAX_STEPS}, got {steps!r}")
@@ -129,6 +135,14 @@ def check_requests(info: GeneratorInfo, requests: Sequence[ImageRequest], steps:
     return (*checked, check_batch_size(batch_size))
 
 
+def check_truncation(truncation) -> float:
+    """A GAN's truncation psi: a finite number from 0 (every image the prompt's mean) to MAX_TRUNCATION."""
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)) or \
+            not 0 <= truncation <= MAX_TRUNCATION:  # NaN fails the comparison too
+        raise GenerationError(f"truncation psi must be a number from 0 to {MAX_TRUNCATION:g}, got {truncation!r}")
+    return truncation
+
+
 def check_batch_size(batch_size) -> int:
     """A batch size from a caller or a command line ("16")."""
     try:
@@ -138,3 +152,35 @@ def check_batch_size(batch_size) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_BATCH_SIZE:
         raise GenerationError(f"batch-size must be an integer from 1 to {MAX_BATCH_SIZE}, got {batch_size!r}")
     return value
+
+
+class GeneratorBase:
+    """The contract's shell, written once (the role diffusers' DiffusionPipeline plays): generate() builds the
+    requests, generate_requests() fills in the defaults and validates them once, and a family writes only
+    make_images(), which gets checked values. Options a family takes beyond the contract (a GAN's truncation,
+    a layout-aware model's layout) are keyword arguments of make_images, validated there before any work."""
+    info: GeneratorInfo
+    device: str = "cpu"
+
+    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
+                 guidance_scale: float | None = None, sampler: str | None = None,
+                 on_step: StepCallback | None = None, batch_size: int | None = None, **options) -> list[Image.Image]:
+        """generate_requests(requests_for(prompts, seed), ...): image i draws from stream (seed, i)."""
+        if isinstance(prompts, str) or len(prompts) == 0:
+            raise GenerationError("prompts must be a non-empty list of strings")
+        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
+                                      batch_size, **options)
+
+    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
+                          guidance_scale: float | None = None, sampler: str | None = None,
+                          on_step: StepCallback | None = None, batch_size: int | None = None,
+                          **options) -> list[Image.Image]:
+        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
+        steps, guidance, sampler, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler,
+                                                              batch_size)
+        return self.make_images(list(requests), steps, guidance, sampler, on_step, batch_size, **options)
+
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int, **options) -> list[Image.Image]:
+        """The family's part: the images of checked requests, `batch_size` rows at a time (see batches())."""
+        raise NotImplementedError

@@ -4,6 +4,11 @@ Any diffusers repo id or local `save_pretrained` folder loads with `hub:<id-or-p
 checkpoints also have short names (HUB_MODELS). The pipeline's own code does the sampling; this module
 only adds what the contract needs: per-image seeds, swappable schedulers, validation, progress, and a
 one-line error when weights are not on disk and the hub cannot be reached.
+
+Guidance means what it means for the built-in models: 0 is unconditional (a text pipeline reads the empty prompt,
+DiT the null class), 1 is conditional (no classifier-free guidance), above 1 is classifier-free guidance as the
+pipeline computes it. diffusers turns guidance off at any scale up to 1 (the prompt is still read) and cannot
+interpolate between the two halves, so a scale strictly between 0 and 1 is refused with one line.
 """
 from __future__ import annotations
 
@@ -19,8 +24,8 @@ import torch
 from PIL import Image
 
 from models.checkpoints import CheckpointError
-from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
-                             check_requests, default_batch_size, image_generator, requests_for)
+from models.contract import (HUB_SAMPLERS, GenerationError, GeneratorBase, GeneratorInfo, ImageRequest, StepCallback,
+                             batches, image_generator)
 from models.devices import resolve_device
 
 # short name -> (repo id, one-line description)
@@ -32,7 +37,7 @@ HUB_MODELS: dict[str, tuple[str, str]] = {
     "pixart-alpha": ("PixArt-alpha/PixArt-XL-2-512x512", "PixArt-alpha (DiT with T5 text encoder), 512 px"),
 }
 PREFIX = "hub:"
-SAMPLERS = ("default", "ddim", "dpm++")  # "default": the scheduler the checkpoint ships with
+SAMPLERS = HUB_SAMPLERS  # "default": the scheduler the checkpoint ships with
 # guidance each pipeline's authors use; anything else gets 7.5 (the seed's example)
 DEFAULT_GUIDANCE = {"DiTPipeline": 4.0, "LDMTextToImagePipeline": 6.0, "PixArtAlphaPipeline": 4.5}
 
@@ -149,7 +154,7 @@ def _with_scheduler(pipeline, sampler: str):
     return pipeline
 
 
-class HubGenerator:
+class HubGenerator(GeneratorBase):
     """One diffusers pipeline called with batches of prompts, one generator per image (the contract's streams)."""
 
     def __init__(self, name: str, pipeline, device: str = "cpu") -> None:
@@ -186,32 +191,34 @@ class HubGenerator:
         return max(found)[1]
 
     def _call(self, prompts: list[str], generators: list[torch.Generator], steps: int, guidance: float):
-        """One pipeline call for a batch: a prompt list with one generator per image."""
+        """One pipeline call for a batch: a prompt list with one generator per image. Guidance 0 reads no condition
+        (the empty prompt, DiT's null class) and runs the pipeline at 1, where diffusers does no guidance."""
+        unconditional, scale = guidance == 0, max(guidance, 1.0)
         if self.conditioning == "text":
-            return self.pipeline(prompt=prompts, num_inference_steps=steps, guidance_scale=guidance,
-                                 generator=generators, output_type="pil").images
+            return self.pipeline(prompt=[""] * len(prompts) if unconditional else prompts, num_inference_steps=steps,
+                                 guidance_scale=scale, generator=generators, output_type="pil").images
         if self.conditioning == "class":
-            return self.pipeline(class_labels=[self.class_label(p) for p in prompts], num_inference_steps=steps,
-                                 guidance_scale=guidance, generator=generators, output_type="pil").images
+            labels = [self.null_class()] * len(prompts) if unconditional else [self.class_label(p) for p in prompts]
+            return self.pipeline(class_labels=labels, num_inference_steps=steps, guidance_scale=scale,
+                                 generator=generators, output_type="pil").images
         return self.pipeline(batch_size=len(prompts), num_inference_steps=steps, generator=generators,
                              output_type="pil").images
 
-    @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, batch_size: int | None = None) -> list[Image.Image]:
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
-        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
-                                      batch_size)
+    def null_class(self) -> int:
+        """The label a class-conditional DiT was trained to read as "no class" (what its guidance pushes from)."""
+        return int(self.pipeline.transformer.config.num_embeds_ada_norm)
+
+    def check_guidance(self, guidance: float) -> None:
+        if self.conditioning != "none" and 0 < guidance < 1:
+            raise GenerationError(f"{self.info.name}: a hub pipeline takes guidance 0 (unconditional), 1 (conditional) "
+                                  f"or above 1 (classifier-free guidance); diffusers cannot blend the two between 0 "
+                                  f"and 1, got {guidance:g}")
 
     @torch.no_grad()
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None) -> list[Image.Image]:
-        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
-        steps, guidance, sampler, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler,
-                                                              batch_size)
-        if self.conditioning == "class":
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int) -> list[Image.Image]:
+        self.check_guidance(guidance)
+        if self.conditioning == "class" and guidance != 0:
             for request in requests:  # fail before any work is done
                 self.class_label(request.prompt)
         # a pipeline and its scheduler keep per-call state: two calls at once on one pipeline corrupt each other

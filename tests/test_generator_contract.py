@@ -65,3 +65,36 @@ def test_bad_requests_raise_one_line_errors(tiny_generator, kwargs, message):
     with pytest.raises(GenerationError) as error:
         tiny_generator.generate(prompts, **request)
     assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_base_class_validates_once_and_the_edges_live_in_the_contract(monkeypatch):
+    """generate() builds the requests, generate_requests() checks them once, make_images gets checked values;
+    the seed range and truncation range are the contract's, for every entry point."""
+    import models.contract as contract
+
+    class Echo(contract.GeneratorBase):
+        info = contract.GeneratorInfo(name="echo", family="test", conditioning="text", resolution=1, parameters=0,
+                                      default_steps=7, default_guidance=2.0, guidance_applies=True,
+                                      samplers=contract.DIFFUSION_SAMPLERS, default_sampler="ddim")
+
+        def make_images(self, requests, steps, guidance, sampler, on_step, batch_size, **options):
+            return [(r, steps, guidance, sampler, batch_size, options) for r in requests]
+
+    calls = []
+    checked = contract.check_requests
+    monkeypatch.setattr(contract, "check_requests", lambda *a: calls.append(a) or checked(*a))
+    made = Echo().generate(["a red circle", "a blue square"], seed=contract.MAX_SEED, layout="none")
+    assert len(calls) == 1
+    assert made[1] == (contract.ImageRequest("a blue square", contract.MAX_SEED, 1), 7, 2.0, "ddim", 16,
+                       {"layout": "none"})
+    for bad in (-1, contract.MAX_SEED + 1):
+        with pytest.raises(contract.GenerationError, match=f"seed must be an integer from 0 to {contract.MAX_SEED}"):
+            Echo().generate(["a red circle"], seed=bad)
+    with pytest.raises(contract.GenerationError, match="prompts must be a non-empty list"):
+        Echo().generate("a red circle", seed=0)
+    assert contract.check_truncation(contract.MAX_TRUNCATION) == contract.MAX_TRUNCATION
+    for bad in (-0.1, contract.MAX_TRUNCATION + 0.1, float("nan"), True, "1"):
+        with pytest.raises(contract.GenerationError, match="truncation psi must be a number from 0 to 2"):
+            contract.check_truncation(bad)
+    from models.diffusion.schedule import SAMPLERS
+    assert tuple(SAMPLERS) == contract.DIFFUSION_SAMPLERS

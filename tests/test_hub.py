@@ -73,6 +73,27 @@ def test_guidance_changes_text_and_class_conditional_output(loaded, kind):
     assert not same(low, high)
 
 
+@pytest.mark.parametrize("kind", ["sd", "dit"])
+def test_guidance_0_is_unconditional_and_1_conditional_as_for_the_built_in_models(loaded, kind):
+    generator = loaded[kind]
+    named = "a golden retriever" if kind == "sd" else "golden retriever"
+    other = "a tabby cat" if kind == "sd" else "tabby"
+    zero = generator.generate([named], seed=0, steps=3, guidance_scale=0)
+    one = generator.generate([named], seed=0, steps=3, guidance_scale=1)
+    assert not same(zero, one)  # diffusers alone reads the prompt at both
+    assert same(zero, generator.generate([other], seed=0, steps=3, guidance_scale=0))  # 0 reads no condition
+    assert not same(one, generator.generate([other], seed=0, steps=3, guidance_scale=1))
+    if kind == "sd":  # 0 is the empty prompt, the half classifier-free guidance pushes away from
+        from models.contract import image_generator
+        direct = generator.pipeline(prompt=[""], num_inference_steps=3, guidance_scale=1.0,
+                                    generator=[image_generator(0, 0)], output_type="pil").images
+        assert same(zero, direct)
+    else:  # DiT's null class: no class name is needed at 0
+        assert same(zero, generator.generate(["a spaceship"], seed=0, steps=3, guidance_scale=0))
+    with pytest.raises(GenerationError, match="cannot blend"):
+        generator.generate([named], seed=0, steps=3, guidance_scale=0.5)
+
+
 def test_unconditional_pipeline_ignores_the_prompt(loaded):
     generator = loaded["ddpm"]
     assert "ignored" in generator.info.description

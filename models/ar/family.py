@@ -19,8 +19,8 @@ from models.ar.tokenizer import WEIGHTS as TOKENIZER_WEIGHTS
 from models.ar.tokenizer import FSQTokenizer
 from models.ar.transformer import ARConfig, ARTransformer
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, resolve_pin
-from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
-                             check_requests, default_batch_size, image_generator, parameter_count, requests_for)
+from models.contract import (GenerationError, GeneratorBase, GeneratorInfo, ImageRequest, StepCallback, batches,
+                             image_generator, parameter_count)
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
 from world import to_image
@@ -35,7 +35,7 @@ class SamplingConfig:
     guidance: float = 1.0  # the default guidance scale: the shipped ar is best at 1 (96 / 93 % vs 90 / 84 % at 3)
 
 
-class ARGenerator:
+class ARGenerator(GeneratorBase):
     """Codes `batch_size` rows at a time (both guidance halves in one pass), each row from its own stream."""
 
     def __init__(self, info: GeneratorInfo, transformer: ARTransformer, tokenizer: FSQTokenizer,
@@ -44,21 +44,10 @@ class ARGenerator:
         self.text_encoder, self.sampling, self.device = text_encoder, sampling, device
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, batch_size: int | None = None, **options) -> list[Image.Image]:
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)  # steps and sampler do not apply
-        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
-                                      batch_size, **options)
-
-    @torch.no_grad()
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None,
-                          temperature: float | None = None, top_k: int | None = None,
-                          kv_cache: bool = True) -> list[Image.Image]:
-        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
-        _, guidance, _, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler, batch_size)
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int, temperature: float | None = None,
+                    top_k: int | None = None, kv_cache: bool = True) -> list[Image.Image]:
+        """Steps and samplers do not apply; the sampling knobs are temperature, top_k and kv_cache."""
         temperature, top_k = self.check_sampling(temperature, top_k)
         images: list[Image.Image] = []
         for chunk in batches(requests, batch_size):

@@ -5,14 +5,14 @@ its decoder; latent families pass the VAE decoder and the latent shape.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 from PIL import Image
 
-from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
-                             check_requests, default_batch_size, image_generator, requests_for)
-from models.diffusion.schedule import SAMPLERS, Denoiser, NoiseSchedule
+from models.contract import (DIFFUSION_SAMPLERS, GenerationError, GeneratorBase, GeneratorInfo, ImageRequest,
+                             StepCallback, batches, image_generator)
+from models.diffusion.schedule import Denoiser, NoiseSchedule
 from models.diffusion.guidance import sample
 from models.text.encoder import TextEncoder
 from world import to_image
@@ -23,7 +23,7 @@ from world import to_image
 # within float rounding across batch sizes (tests/test_batching.py measures both).
 
 
-class DiffusionGenerator:
+class DiffusionGenerator(GeneratorBase):
     def __init__(self, info: GeneratorInfo, denoise: Denoiser, text_encoder: TextEncoder, schedule: NoiseSchedule,
                  sample_shape: tuple[int, int, int], decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
                  device: str = "cpu"):
@@ -46,22 +46,9 @@ class DiffusionGenerator:
         return float(counter.get_total_flops())
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, batch_size: int | None = None, **options) -> list[Image.Image]:
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int, **options) -> list[Image.Image]:
         """`options`: what a family's conditioning takes beyond the prompt (a layout-aware model: layout=)."""
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
-        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
-                                      batch_size, **options)
-
-    @torch.no_grad()
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None,
-                          **options) -> list[Image.Image]:
-        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
-        steps, guidance, sampler, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler,
-                                                              batch_size)
         conditions = [self.condition(r.prompt, r.seed, r.index, **options) for r in requests]  # fail before work
         empty_states, empty_pooled = self.unconditional()
         images: list[Image.Image] = []
@@ -100,7 +87,7 @@ def diffusion_info(name: str, family: str, parameters: int, resolution: int = 32
                    default_steps: int = 50, default_guidance: float = 3.0) -> GeneratorInfo:
     return GeneratorInfo(name=name, family=family, conditioning="text", resolution=resolution,
                          parameters=parameters, default_steps=default_steps, default_guidance=default_guidance,
-                         guidance_applies=True, samplers=tuple(SAMPLERS), default_sampler="ddim",
+                         guidance_applies=True, samplers=DIFFUSION_SAMPLERS, default_sampler="ddim",
                          description=description)
 
 

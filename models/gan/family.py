@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import pathlib
-from typing import Sequence
 
 import torch
 from PIL import Image
 from safetensors.torch import load_file
 
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, resolve_pin
-from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, batches, check_request,
-                             check_requests, default_batch_size, image_generator, requests_for)
+from models.contract import (GeneratorBase, GeneratorInfo, ImageRequest, StepCallback, batches, check_truncation,
+                             image_generator)
 from models.gan.losses import DEFAULT_LOSS, LOSSES
 from models.gan.dcgan import DCGANDiscriminator, DCGANGenerator
 from models.gan.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
@@ -100,7 +99,7 @@ def build(config: GANConfig, cond_dim: int) -> tuple[torch.nn.Module, torch.nn.M
 
 
 # ---------------------------------------------------------------- generation
-class GANGenerator:
+class GANGenerator(GeneratorBase):
     """One generator forward per batch; each image draws z from its own stream image_generator(seed, i)."""
 
     def __init__(self, info: GeneratorInfo, network: torch.nn.Module, config: GANConfig, text_encoder: TextEncoder,
@@ -129,23 +128,10 @@ class GANGenerator:
         return self.network.mapping(z, pooled.expand(samples, -1)).mean(0)
 
     @torch.no_grad()
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, batch_size: int | None = None,
-                 truncation: float = 1.0) -> list[Image.Image]:
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)  # guidance and steps do not apply
-        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
-                                      batch_size, truncation)
-
-    @torch.no_grad()
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None,
-                          truncation: float = 1.0) -> list[Image.Image]:
-        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
-        *_, batch_size = check_requests(self.info, requests, steps, guidance_scale, sampler, batch_size)
-        if not isinstance(truncation, (int, float)) or not 0 <= truncation <= 2:
-            raise GenerationError(f"truncation psi must be a number from 0 to 2, got {truncation!r}")
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int, truncation: float = 1.0) -> list[Image.Image]:
+        """One forward pass per batch (guidance and steps do not apply); `truncation`: psi, 1 for none."""
+        check_truncation(truncation)
         images: list[Image.Image] = []
         for chunk in batches(requests, batch_size):
             streams = [image_generator(r.seed, r.index) for r in chunk]

@@ -13,13 +13,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import pathlib
-from typing import Sequence
 
 from PIL import Image
 
 from models.checkpoints import CHECKPOINT_ROOT
-from models.contract import (GenerationError, ImageRequest, StepCallback, check_request, check_requests,
-                             default_batch_size, requests_for)
+from models.contract import GenerationError, ImageRequest, StepCallback
 from models.gan.family import GANGenerator, load
 from models.text.planners import make_planner
 from world.captions import parse_caption, single_caption
@@ -54,27 +52,15 @@ class PlannedGANGenerator(GANGenerator):
         return (single_caption(WorldObject(obj.shape, obj.color, obj.size, obj.cell, obj.center())),
                 json.dumps(planned.as_dict()))
 
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None,
-                          truncation: float = 1.0, layout: str = "planner") -> list[Image.Image]:
-        batch_size = default_batch_size(self.device) if batch_size is None else batch_size
-        check_requests(self.info, requests, steps, guidance_scale, sampler, batch_size)  # the text as typed
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int, truncation: float = 1.0,
+                    layout: str = "planner") -> list[Image.Image]:
         used = [self.completed(r.prompt, r.seed, r.index, layout) for r in requests]  # fail before any work
-        images = super().generate_requests([dataclasses.replace(r, prompt=caption) for r, (caption, _) in
-                                            zip(requests, used)], steps, guidance_scale, sampler, on_step,
-                                           batch_size, truncation)
+        images = super().make_images([dataclasses.replace(r, prompt=caption) for r, (caption, _) in
+                                      zip(requests, used)], steps, guidance, sampler, on_step, batch_size, truncation)
         for image, (caption, planned) in zip(images, used):
             image.info.update({"caption": caption, "layout": planned})
         return images
-
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, batch_size: int | None = None,
-                 truncation: float = 1.0, layout: str = "planner") -> list[Image.Image]:
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
-        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step,
-                                      batch_size, truncation, layout)
 
 
 def load_planned(folder: pathlib.Path = CHECKPOINT_ROOT / "gan-layout", device: str = "cpu",
