@@ -223,7 +223,7 @@ def test_the_shipped_tokenizer_reconstructs_as_its_manifest_says():
     manifest = json.loads((DEFAULT_PATH / "generator.json").read_text())
     tokenizer = FSQTokenizer.from_pretrained(DEFAULT_PATH)
     assert tokenizer.codebook_size == manifest["components"]["tokenizer"]["codebook_size"] >= 256
-    value = psnr(tokenizer, held_out_images(256))
+    value = psnr(tokenizer, held_out_images(256, version=1))  # the shipped tokenizer was measured on world v1
     assert value == pytest.approx(manifest["metrics"]["reconstruction_psnr_db_held_out_256"], abs=0.05)  # 35.59 dB
 
 

@@ -79,7 +79,7 @@ def test_an_evaluation_run_records_its_batch_size_and_resumes_bitwise(tmp_path):
     from evaluation.sweep import RunOptions, run
 
     options = RunOptions(models=["gan", "dit"], prompts="shapes-single-6", out=str(tmp_path / "run"),
-                         guidance=[3.0], steps=[3], n=1, batch_size=4)
+                         guidance=[3.0], steps=[3], n=1, batch_size=4, floor=False)  # no noise-floor row
     run(options)
     folder = tmp_path / "run"
     assert json.loads((folder / "run.json").read_text())["batch_size"] == 4

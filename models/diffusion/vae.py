@@ -76,10 +76,11 @@ def load(folder: pathlib.Path = DEFAULT_PATH) -> AutoencoderKL:
         raise CheckpointError(f"cannot load {folder / 'vae'}: {str(error).splitlines()[0]}") from None
 
 
-def held_out_images(n: int = 256, seed: int = 4242) -> torch.Tensor:
-    """World images from a stream that training never draws (for PSNR and the scaling factor)."""
+def held_out_images(n: int = 256, seed: int = 4242, version: int = 2) -> torch.Tensor:
+    """World images from a stream that training never draws (for PSNR and the scaling factor); version 1: the
+    scenes the world-v1 checkpoints were measured on."""
     from world import ShapesDataset
-    dataset = ShapesDataset(seed=seed)
+    dataset = ShapesDataset(seed=seed, version=version)
     return torch.stack([dataset[i][0] for i in range(n)])  # [n,3,32,32]
 
 
