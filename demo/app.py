@@ -13,7 +13,7 @@ import gradio as gr
 
 from demo import arena_tab, evaluation_tab, handlers
 from demo.about import LATEX, about_markdown
-from demo.arena import data_dir, open_arena
+from demo.arena_handlers import data_dir, open_arena
 from demo.handlers import DISPLAY, MAX_SEED, SAMPLERS, DemoSession, label, open_session
 from models.contract import MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_STEPS
 from models.registry import available
@@ -128,7 +128,7 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
     runs: the folder of evaluation runs the Evaluation tab shows (the latest first).
     session: an already opened DemoSession to serve instead (model_names, device and planner are then unused).
     arena_db: the Arena's votes database (default: arena.sqlite3 in the data folder).
-    data: the folder the app writes to, votes and its own quick evaluation (default: demo.arena.data_dir()).
+    data: the folder the app writes to, votes and its own quick evaluation (default: demo.arena_handlers.data_dir()).
     """
     session = session or open_session(model_names, device=device, planner=planner)
     data = pathlib.Path(data) if data is not None else data_dir()

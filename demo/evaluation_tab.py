@@ -4,7 +4,7 @@ Images are read here and handed to Gradio as PIL images, so the app serves copie
 never files from the runs folder. A run folder that cannot be read is skipped with a note in the tab:
 a malformed run never stops the app. With no run of the user's, the tab shows the run shipped in
 demo/precomputed/ (made by the CLI on the built-in models), and its button runs the same quick evaluation
-in the app, into a folder of the app's data folder, through evaluation.sweep (resumable, like the CLI).
+in the app, into a folder of the app's data folder, through evaluation.runs.sweep (resumable, like the CLI).
 """
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def _json(path: pathlib.Path):
 
 def read_run(folder: pathlib.Path) -> tuple[list[str], list[list[str]], dict, int]:
     """(table header, table rows, run settings, images) of one run; a RunError for anything malformed."""
-    from evaluation.report import table
+    from evaluation.report.run_report import table
     from evaluation.store import StoreError, read_settings
 
     metrics = _json(folder / "metrics.json")
@@ -148,7 +148,7 @@ def first_visit(roots: list[pathlib.Path], label: str | None) -> tuple[str, list
 def run_quick(out: pathlib.Path, models: list[str], device: str) -> None:
     """The quick evaluation of `models` into `out`, resumable like the CLI's (a rerun continues); a gr.Error with
     one line when it cannot run."""
-    from evaluation.sweep import RunOptions, run
+    from evaluation.runs.sweep import RunOptions, run
 
     if not models:
         raise gr.Error("No built-in generator is loaded: the quick evaluation runs on the Shapes world's models.")

@@ -49,9 +49,9 @@ def run(models: Sequence[Any], prompts: str = "shapes-quick", guidance: Sequence
 
     `options` are RunOptions' other fields: steps, samplers, seed, device, features, clip, reference, layout,
     batch_size, precision, compile."""
-    from evaluation.custom_models import adapt, name_for
-    from evaluation.sweep import RunOptions
-    from evaluation.sweep import run as run_sweep
+    from evaluation.runs.custom_models import adapt, name_for
+    from evaluation.runs.sweep import RunOptions
+    from evaluation.runs.sweep import run as run_sweep
 
     if isinstance(models, (str, bytes)) or not models:
         raise ValueError("models must be a non-empty list: names (\"ddpm\") or generator objects")
@@ -77,7 +77,7 @@ def run(models: Sequence[Any], prompts: str = "shapes-quick", guidance: Sequence
 def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, model_name: str | None = None,
           device: str = "auto") -> Results:
     """Score a folder of images made elsewhere into `out` (see `python -m evaluation score --help`)."""
-    from evaluation.score_images import score as score_folder
+    from evaluation.runs.score_images import score as score_folder
 
     result = score_folder(images, prompts, out, model_name, device)
     return results_of(out, result["rows"], result["scored"])
@@ -85,7 +85,7 @@ def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, mod
 
 def results_of(out: str | pathlib.Path, rows: dict[str, dict], generated: int) -> Results:
     out = pathlib.Path(out)
-    from evaluation.noise_floor import floor_record, near_floor
+    from evaluation.metrics.noise_floor import floor_record, near_floor
 
     records = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["records"]
     floor = floor_record(records)  # the `world` row; near_floor: the figures a perfect generator shares

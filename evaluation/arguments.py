@@ -1,4 +1,5 @@
-"""Argument types of `python -m evaluation`: each parses one flag's text or exits with a one-line error."""
+"""Argument types of `python -m evaluation`: each parses one flag's text or exits with a one-line error; `fail`
+is that one line for an error a command meets later."""
 from __future__ import annotations
 
 import argparse
@@ -82,3 +83,8 @@ def names(text: str) -> list[str]:
     if not values:
         raise argparse.ArgumentTypeError("expected at least one name")
     return values
+
+
+def fail(error: BaseException) -> None:
+    raise SystemExit(f"error: {str(error).splitlines()[0] if str(error) else type(error).__name__}")
+

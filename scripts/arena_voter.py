@@ -46,7 +46,7 @@ def judge_vote_of(prompt: str, file_a: str, file_b: str) -> str:
     """The judge's vote on the two images as served: A, B, tie or both_bad."""
     from PIL import Image
 
-    from evaluation.ratings import judge_vote
+    from evaluation.arena.ratings import judge_vote
     from world.accuracy import judge
 
     def verdict(path: str) -> dict:
@@ -93,7 +93,7 @@ def cast(args: argparse.Namespace, url: str) -> dict:
 
 
 def rows(path: str | None) -> int | None:
-    from evaluation.votes import VoteStore
+    from evaluation.arena.votes import VoteStore
 
     return VoteStore(path).count() if path and pathlib.Path(path).is_file() else None
 

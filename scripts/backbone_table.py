@@ -21,7 +21,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from evaluation.report import markdown_table  # noqa: E402
+from evaluation.markdown_tables import markdown_table  # noqa: E402
 from models.checkpoints import CHECKPOINT_ROOT, read_manifest  # noqa: E402
 from models.registry import load  # noqa: E402
 from world.accuracy import score, world_prompts  # noqa: E402

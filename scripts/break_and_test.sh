@@ -19,7 +19,7 @@ PY
 }
 mutate "detector keeps grain" world/detector.py "            continue  # pixels of every color" "            pass  # pixels of every color" tests/test_judge_robustness.py
 mutate "detector ignores background tint" world/detector.py "mean = core.mean(axis=0) - background" "mean = core.mean(axis=0)" tests/test_judge_robustness.py
-mutate "fid 1% off" evaluation/frechet.py "    return float(diff.dot(diff) + np.trace(sigma1)" "    return 1.01 * float(diff.dot(diff) + np.trace(sigma1)" tests/test_metric_references.py
+mutate "fid 1% off" evaluation/metrics/fid.py "    return float(diff.dot(diff) + np.trace(sigma1)" "    return 1.01 * float(diff.dot(diff) + np.trace(sigma1)" tests/test_metric_references.py
 mutate "linear instead of cosine" models/diffusion/schedule.py "beta_schedule=SCHEDULES[self.name]" "beta_schedule='linear'" tests/test_diffusion_math.py
 mutate "planner swallows crashes" models/text/planner_llm.py "call_failures: tuple[type[BaseException], ...] = ()" "call_failures: tuple[type[BaseException], ...] = (Exception,)" tests/test_planner.py
 mutate "guidance sign flipped" models/diffusion/guidance.py "return (1 - scale) * eps_uncond + scale * eps_cond" "return (1 + scale) * eps_uncond - scale * eps_cond" tests/test_shipped_models.py

@@ -67,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def options_from(args: argparse.Namespace):
-    from evaluation.sweep import RunOptions
+    from evaluation.runs.sweep import RunOptions
 
     return RunOptions(models=args.models, prompts=args.prompts, out=args.out, guidance=[args.guidance],
                       steps=args.steps, samplers=args.samplers, n=args.n, device=args.device,
@@ -78,7 +78,7 @@ def run_rows(options) -> dict[str, dict]:
     """The rows of this command's grid (a folder may also hold an older, wider one), as `evaluation run` picks them."""
     from evaluation.prompts import load_prompts
     from evaluation.store import RunStore
-    from evaluation.sweep import candidate_settings, plan, row_key
+    from evaluation.runs.sweep import candidate_settings, plan, row_key
 
     prompts = load_prompts(options.prompts)
     wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
@@ -88,8 +88,9 @@ def run_rows(options) -> dict[str, dict]:
 
 def summary(root: pathlib.Path, rows: dict[str, dict]) -> str:
     """The steps table and its sentences, as the report shows them."""
-    from evaluation import steps_curve
-    from evaluation.report import markdown_table, shown_model
+    from evaluation.report import steps_curve
+    from evaluation.markdown_tables import markdown_table
+    from evaluation.report.plots import shown_model
 
     records = json.loads((root / "metrics.json").read_text())["records"]
     found = steps_curve.lines(records, rows, shown_model)
@@ -103,8 +104,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if not 1 <= args.n <= 999:
         raise SystemExit("error: --n must be from 1 to 999 samples per prompt")
-    from evaluation.features import FeatureError
-    from evaluation.sweep import run
+    from evaluation.metrics.features import FeatureError
+    from evaluation.runs.sweep import run
     from models.checkpoints import CheckpointError
     from models.registry import UnknownModel
 

@@ -20,10 +20,10 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from world.accuracy import judge, single_prompts  # noqa: E402
-from evaluation.features import extractor, image_features, statistics  # noqa: E402
-from evaluation.frechet import frechet_distance  # noqa: E402
-from evaluation.metrics import bootstrap  # noqa: E402
-from evaluation.report import markdown_row, markdown_table  # noqa: E402
+from evaluation.metrics.features import extractor, image_features, statistics  # noqa: E402
+from evaluation.metrics.fid import frechet_distance  # noqa: E402
+from evaluation.metrics.run_metrics import bootstrap  # noqa: E402
+from evaluation.markdown_tables import markdown_row, markdown_table  # noqa: E402
 from world.references import reference_image  # noqa: E402
 from models.gan import family as gan  # noqa: E402
 from models.checkpoints import read_manifest  # noqa: E402

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
-from evaluation.custom_models import load_generator
+from evaluation.runs.custom_models import load_generator
 
 HUB = "GENBENCH_TEST_HUB"
 BLOCK_AFTER = "GENBENCH_TEST_BLOCK_AFTER"

@@ -64,7 +64,7 @@ def tiny_layout_generator(tiny_text_encoder):
 @pytest.fixture(scope="module")
 def evaluator_clip(tmp_path_factory, tiny_text_encoder):
     """The tiny text encoder saved and named as the evaluation's CLIP for this module (fast, meaningless values)."""
-    from evaluation import features
+    from evaluation.metrics import features
 
     folder = tmp_path_factory.mktemp("clip")
     tiny_text_encoder.save_pretrained(folder)

@@ -1,6 +1,6 @@
 """A run folder made by hand for the tests of paired comparisons, metrics and the report: each column is a function
 (prompt item, seed) -> image with known judge verdicts, and the CLIP score of each row is given, so results are
-known in advance. Written through the real RunStore; metrics and reports come from evaluation.sweep.finish."""
+known in advance. Written through the real RunStore; metrics and reports come from evaluation.runs.sweep.finish."""
 from __future__ import annotations
 
 import json
@@ -10,7 +10,7 @@ from PIL import Image
 
 from evaluation.prompts import load_prompts
 from evaluation.store import RunStore
-from evaluation.sweep import RunOptions, finish
+from evaluation.runs.sweep import RunOptions, finish
 from world import COLORS
 from world.accuracy import judge
 from world.references import reference_image

@@ -194,7 +194,7 @@ def test_ar_is_a_registered_built_in():
 
 
 def test_an_evaluation_run_sweeps_guidance_alone(tiny_ar):
-    from evaluation.sweep import Setting, settings_for
+    from evaluation.runs.sweep import Setting, settings_for
 
     settings = settings_for(tiny_ar.info, [1.0, 3.0], [50], ["ddim"])
     assert settings == [Setting(None, None, 1.0), Setting(None, None, 3.0)]
@@ -202,9 +202,9 @@ def test_an_evaluation_run_sweeps_guidance_alone(tiny_ar):
 
 
 def test_perf_times_the_kv_cache_against_the_full_recompute(tiny_ar):
-    from evaluation.perf_ar import measure_ar
-    from evaluation.perf_render import ar_section
-    from evaluation.perf_timing import PerfSettings
+    from evaluation.perf.ar import measure_ar
+    from evaluation.perf.render import ar_section
+    from evaluation.perf.timing import PerfSettings
 
     settings = PerfSettings(prompts=4, batch_size=2, repeats=1)
     [row] = measure_ar({"tiny-ar": tiny_ar, "not-ar": object()}, settings)

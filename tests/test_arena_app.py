@@ -6,10 +6,10 @@ import pytest
 from gradio_client import Client
 from PIL import Image
 
-from demo import arena
+from demo import arena_handlers
 from demo.app import build
 from demo.handlers import DemoSession
-from evaluation.votes import VoteStore
+from evaluation.arena.votes import VoteStore
 from models.registry import load
 from models.text.planners import make_planner
 
@@ -39,7 +39,7 @@ def test_a_battle_shows_two_anonymous_images_and_the_vote_reveals_the_names(serv
     assert names == {"tiny", "gan"}
     [row] = [v for v in VoteStore(served["path"]).votes() if v["battle_id"] == battle_id]
     assert (row["prompt"], row["seed"], row["vote"], row["category"]) == ("a red circle", 3, "B", "single")
-    assert {row["model_a"], row["model_b"]} == {"tiny", "gan"} and row["settings"]["steps"] == arena.SETTINGS["steps"]
+    assert {row["model_a"], row["model_b"]} == {"tiny", "gan"} and row["settings"]["steps"] == arena_handlers.SETTINGS["steps"]
     assert set(row["judge_a"]) >= {"full", "color_shape", "reason"} and len(row["session"]) == 16
 
 
@@ -78,9 +78,9 @@ def test_the_leaderboard_counts_every_vote_and_a_restart_keeps_them(served, tiny
 
 
 def test_one_generator_is_not_an_arena(tiny_generator, tmp_path):
-    state = arena.Arena(DemoSession({"tiny": tiny_generator}, make_planner("rules")), VoteStore(tmp_path / "v.db"))
+    state = arena_handlers.Arena(DemoSession({"tiny": tiny_generator}, make_planner("rules")), VoteStore(tmp_path / "v.db"))
     with pytest.raises(Exception, match="needs two generators"):
-        next(arena.battle(state, "a red circle", 0))
+        next(arena_handlers.battle(state, "a red circle", 0))
 
 
 def test_compare_is_followed_by_the_worlds_rendering_and_the_judges_verdict_on_each_image_shown(served):
@@ -123,10 +123,10 @@ def test_evaluation_tab_shows_the_shipped_run_until_the_quick_evaluation_makes_o
 
 def test_data_folder_follows_genbench_data(monkeypatch, tmp_path):
     monkeypatch.setenv("GENBENCH_DATA", str(tmp_path))
-    assert arena.default_arena_db() == pathlib.Path(tmp_path) / "arena.sqlite3"
+    assert arena_handlers.default_arena_db() == pathlib.Path(tmp_path) / "arena.sqlite3"
     monkeypatch.delenv("GENBENCH_DATA")
-    monkeypatch.setattr(arena, "SPACE_STORAGE", tmp_path)
-    assert arena.data_dir() == tmp_path / "genbench"
+    monkeypatch.setattr(arena_handlers, "SPACE_STORAGE", tmp_path)
+    assert arena_handlers.data_dir() == tmp_path / "genbench"
 
 
 def test_a_votes_database_that_cannot_be_opened_stops_the_demo_with_one_line(tiny_generator, tmp_path):
@@ -134,5 +134,5 @@ def test_a_votes_database_that_cannot_be_opened_stops_the_demo_with_one_line(tin
     (tmp_path / "junk.sqlite3").write_bytes(b"junk" * 1000)
     for bad in (tmp_path / "junk.sqlite3", tmp_path):  # not a database; a folder
         with pytest.raises(SystemExit, match=r"^error: .*votes database") as stopped:
-            arena.open_arena(session, bad)
+            arena_handlers.open_arena(session, bad)
         assert "\n" not in str(stopped.value)

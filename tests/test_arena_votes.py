@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from evaluation.votes import SCHEMA_VERSION, Battle, VoteError, VoteStore, export
+from evaluation.arena.votes import SCHEMA_VERSION, Battle, VoteError, VoteStore, export
 
 
 def battle(model_a="ddpm", model_b="gan", caption="a red circle", full=(True, False)) -> Battle:

@@ -76,7 +76,7 @@ def test_shipped_models_agree_across_batch_sizes(name):
 
 
 def test_an_evaluation_run_records_its_batch_size_and_resumes_bitwise(tmp_path):
-    from evaluation.sweep import RunOptions, run
+    from evaluation.runs.sweep import RunOptions, run
 
     options = RunOptions(models=["gan", "dit"], prompts="shapes-single-6", out=str(tmp_path / "run"),
                          guidance=[3.0], steps=[3], n=1, batch_size=4, floor=False)  # no noise-floor row

@@ -12,8 +12,8 @@ from PIL import Image
 import evaluation
 from evaluation.__main__ import main
 from evaluation.api import flat_record
-from evaluation.custom_models import CallableGenerator, adapt, same_seed_runs
-from evaluation.image_folders import ImageFolderError, export_prompts, read_folder
+from evaluation.runs.custom_models import CallableGenerator, adapt, same_seed_runs
+from evaluation.runs.image_folders import ImageFolderError, export_prompts, read_folder
 from evaluation.prompts import load_prompts
 from models.contract import GenerationError, ImageRequest
 from world.references import reference_image
@@ -34,7 +34,7 @@ def test_api_runs_a_callable_beside_a_builtin_and_returns_the_table(tmp_path):
     results = evaluation.run(models=["gan", drawn], prompts=SET, guidance=[3], n=2, out=tmp_path / "run",
                              device="cpu")
     by_model = {row["model"]: row for row in results.table}
-    assert set(by_model) == {"gan", "drawn", "world"}  # world: the noise floor (evaluation/noise_floor.py)
+    assert set(by_model) == {"gan", "drawn", "world"}  # world: the noise floor (evaluation/metrics/noise_floor.py)
     assert by_model["drawn"]["accuracy_single"] == 1.0  # the renders are exactly what the captions ask
     assert by_model["drawn"]["family"] == "custom" and by_model["drawn"]["setting"] == "one-pass"
     assert {"accuracy_single_low", "accuracy_single_high", "clip_score", "images_per_s"} <= set(by_model["drawn"])

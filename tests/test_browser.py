@@ -55,7 +55,7 @@ def arena_url(tiny_generator, tmp_path_factory):
 
 
 def test_arena_battle_vote_reveals_the_names_and_the_leaderboard_counts_the_vote(arena_url, page):
-    from evaluation.votes import VoteStore
+    from evaluation.arena.votes import VoteStore
 
     url, votes = arena_url
     page.goto(url)

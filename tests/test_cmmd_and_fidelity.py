@@ -1,4 +1,4 @@
-"""CMMD (evaluation/cmmd.py) and precision/recall/density/coverage and diversity (evaluation/fidelity.py) against
+"""CMMD (evaluation/metrics/cmmd.py) and precision/recall/density/coverage and diversity (evaluation/metrics/fidelity.py) against
 brute-force references and torch-fidelity, `python -m evaluation cmmd`, and the new metrics in a run's records."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluation import cmmd, fidelity, metrics
+from evaluation.metrics import cmmd, fidelity, run_metrics
 from evaluation.__main__ import main as evaluation_main
 from run_builder import blank, finish_run, make_run, right, wrong_color
 
@@ -115,5 +115,5 @@ def test_a_run_records_cmmd_fidelity_diversity_and_the_judge_on_its_references(t
 
 def test_the_fingerprint_carries_a_metrics_version():
     rows = {"k": {}}
-    old = metrics.hashlib.sha256(json.dumps([sorted(rows), {}], sort_keys=True).encode()).hexdigest()[:16]
-    assert metrics.fingerprint(rows, {}) != old and metrics.METRICS_VERSION >= 2
+    old = run_metrics.hashlib.sha256(json.dumps([sorted(rows), {}], sort_keys=True).encode()).hexdigest()[:16]
+    assert run_metrics.fingerprint(rows, {}) != old and run_metrics.METRICS_VERSION >= 2

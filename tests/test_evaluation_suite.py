@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 import torch
 
-from evaluation import features, frechet
+from evaluation.metrics import features, fid
 from evaluation.__main__ import main as evaluation_main
 from world.accuracy import judge
 from evaluation.prompts import WORLD_TASKS, PromptSetError, load_prompts
 from world import caption_task
 from world.references import reference_image
 from evaluation.store import RunStore
-from evaluation.sweep import RunOptions, run
+from evaluation.runs.sweep import RunOptions, run
 from models.text.encoder import TextEncoder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def test_frechet_distance_matches_pytorch_fid(case):
         mu1, s1 = _stats(rng, 20, 32, scale=np.logspace(0, -6, 32))
     if case == "identical":
         mu2, s2 = mu1, s1
-    ours = frechet.frechet_distance(mu1, s1, mu2, s2)
+    ours = fid.frechet_distance(mu1, s1, mu2, s2)
     reference = calculate_frechet_distance(mu1, s1, mu2, s2)
     if case == "identical":
         assert abs(ours) < 1e-6 and abs(reference) < 1e-6
@@ -57,7 +57,7 @@ def test_frechet_distance_matches_pytorch_fid(case):
 def test_identical_singular_statistics_give_zero():
     rng = np.random.default_rng(1)
     mu, sigma = _stats(rng, 10, 64)  # rank 9 of 64
-    assert abs(frechet.frechet_distance(mu, sigma, mu, sigma)) < 1e-6
+    assert abs(fid.frechet_distance(mu, sigma, mu, sigma)) < 1e-6
 
 
 def test_fid_command_on_npz_statistics(tmp_path, capsys):

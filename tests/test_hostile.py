@@ -30,7 +30,7 @@ def _fn_code_pickle(tmp_path):
 
 
 def test_files_inception_weights_carrying_code_are_refused_without_running_it(tmp_path, monkeypatch):
-    from evaluation import features
+    from evaluation.metrics import features
 
     path, marker = _fn_code_pickle(tmp_path)
     for call in (lambda: features.check_available("inception", str(path)),
@@ -50,7 +50,7 @@ def test_files_inception_weights_carrying_code_are_refused_without_running_it(tm
 
 
 def test_files_inception_weights_of_the_right_size_but_another_digest_are_refused(tmp_path):
-    from evaluation import features
+    from evaluation.metrics import features
 
     path = tmp_path / features.INCEPTION_FILE  # the right name and size, other bytes
     with open(path, "wb") as handle:
@@ -65,7 +65,7 @@ def test_files_inception_weights_of_the_right_size_but_another_digest_are_refuse
 
 
 def test_files_inception_file_matching_the_pin_must_still_be_plain_tensors(tmp_path, monkeypatch):
-    from evaluation import features
+    from evaluation.metrics import features
     from models.checkpoints import sha256
 
     path, marker = _fn_code_pickle(tmp_path)  # a pin pointing at it (a wrong pin) still runs no code
@@ -82,7 +82,7 @@ def test_files_inception_weights_matching_the_pin_load_and_give_features(tmp_pat
 
     import torch
     import torch_fidelity.feature_extractor_inceptionv3 as fidelity
-    from evaluation import features
+    from evaluation.metrics import features
     from models.checkpoints import sha256
     from torchmetrics.image.fid import NoTrainInceptionV3
 
@@ -518,7 +518,7 @@ _STORE_REPO = _store_pathlib.Path(__file__).resolve().parents[1]
 def store_tiny(tmp_path_factory, tiny_text_encoder, tiny_generator, monkeypatch):
     """models.registry.load gives the tiny generator for any name (counted); the evaluator CLIP is tiny too."""
     import models.registry
-    from evaluation import features
+    from evaluation.metrics import features
 
     folder = tmp_path_factory.mktemp("clip")
     tiny_text_encoder.save_pretrained(folder)
@@ -529,7 +529,7 @@ def store_tiny(tmp_path_factory, tiny_text_encoder, tiny_generator, monkeypatch)
 
 
 def _store_options(out, **extra):
-    from evaluation.sweep import RunOptions
+    from evaluation.runs.sweep import RunOptions
 
     settings = {"models": ["tiny"], "prompts": "shapes-single-2", "out": str(out), "guidance": [3.0], "steps": [2],
                 "samplers": ["ddim"], "n": 1, "device": "cpu", **extra}
@@ -537,7 +537,7 @@ def _store_options(out, **extra):
 
 
 def _store_run(out, **extra) -> dict:
-    from evaluation.sweep import run
+    from evaluation.runs.sweep import run
 
     return run(_store_options(out, **extra))
 
@@ -607,7 +607,7 @@ def test_store_the_other_ranks_of_a_run_share_the_folder_its_rank_zero_holds(tmp
     import threading
 
     from evaluation.store import StoreError
-    from evaluation.sweep import _open_store
+    from evaluation.runs.sweep import _open_store
 
     out = tmp_path / "run"
     holder = _store_holder(out)  # plays rank 0 of a multi-process run
@@ -726,7 +726,7 @@ def test_store_the_torn_last_line_a_kill_leaves_is_dropped_quietly(tmp_path, sto
 def test_store_close_guidance_scales_get_their_own_setting(tmp_path, store_tiny):
     import dataclasses
 
-    from evaluation.sweep import Setting
+    from evaluation.runs.sweep import Setting
 
     names = {g: Setting("ddim", 50, g).name for g in (1.0, 3, 7.5, 0.5, 12.25, 1e-07, 1.0000001, 1.0000002, 0.1)}
     assert names[1.0] == "ddim-50steps-g1" and names[3] == "ddim-50steps-g3" and names[7.5] == "ddim-50steps-g7.5"
@@ -735,7 +735,7 @@ def test_store_close_guidance_scales_get_their_own_setting(tmp_path, store_tiny)
     assert len(set(names.values())) == len(names)
     out = tmp_path / "run"
     options = dataclasses.replace(_store_options(out), guidance=[1.0000001, 1.0000002])
-    from evaluation.sweep import run
+    from evaluation.runs.sweep import run
 
     assert run(options)["generated"] == 4  # both scales, each its own images
     assert {p.name for p in (out / "images" / "tiny").iterdir()} == {"ddim-2steps-g1.0000001", "ddim-2steps-g1.0000002"}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from evaluation import judge_audit
+from evaluation.metrics import judge_audit
 from evaluation.__main__ import main as evaluation_main
 from run_builder import make_run, right, wrong_color
 from world import WorldObject, render

@@ -16,7 +16,7 @@ import time
 import pytest
 from PIL import Image
 
-from evaluation import features
+from evaluation.metrics import features
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 KILLS = 10

@@ -1,6 +1,6 @@
 """The metrics against their references, on real PNGs and the shipped evaluator CLIP's features (world features):
 
-- the FID an evaluation run reports (evaluation/metrics.py compute: torchmetrics states, covariance rebuilt) equals
+- the FID an evaluation run reports (evaluation/metrics/run_metrics.py compute: torchmetrics states, covariance rebuilt) equals
   frechet_distance of the same features' statistics and pytorch-fid's calculate_frechet_distance (scipy's sqrtm);
 - `python -m evaluation fid`, `stats` and `run --reference` give that same number; `--clip MODEL:WEIGHTS` scores
   as open_clip's own model does;
@@ -17,9 +17,9 @@ import torch
 from PIL import Image
 from pytorch_fid.fid_score import calculate_frechet_distance
 
-from evaluation.clip_score import ClipScorer
-from evaluation.features import WorldFeatures, evaluator_clip_path, image_features, statistics
-from evaluation.frechet import frechet_distance
+from evaluation.metrics.clip_score import ClipScorer
+from evaluation.metrics.features import WorldFeatures, evaluator_clip_path, image_features, statistics
+from evaluation.metrics.fid import frechet_distance
 from models.checkpoints import CHECKPOINT_ROOT
 from world.accuracy import world_prompts
 from world.perturbations import blank, noise_image, other_color
@@ -107,7 +107,7 @@ def test_run_reference_folder_and_statistics_give_the_same_fid(folders, world, t
     """`evaluation run --reference FOLDER | stats.npz`: one reference for every group, the same number either way."""
     import shutil
 
-    from evaluation.features import save_statistics
+    from evaluation.metrics.features import save_statistics
 
     real = statistics(features_of(world, folders["real-again"]))
     save_statistics(tmp_path / "again.npz", *real)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import evaluation
-from evaluation import fid_infinity, noise_floor
+from evaluation.metrics import fid_infinity, noise_floor
 from models.contract import ImageRequest
 from run_builder import blank, finish_run, make_run, wrong_color
 

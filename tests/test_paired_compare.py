@@ -1,4 +1,4 @@
-"""Paired comparisons (evaluation/paired.py) and `python -m evaluation compare`: McNemar's exact test, the paired
+"""Paired comparisons (evaluation/report/paired.py) and `python -m evaluation compare`: McNemar's exact test, the paired
 bootstrap, Holm's correction and the prompts-needed estimate against known values, then the command on a run
 folder made by hand with known verdicts."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from evaluation import paired
+from evaluation.report import paired
 from evaluation.__main__ import main as evaluation_main
 from run_builder import SETTING, blank, make_run, right, wrong_color
 

@@ -1,10 +1,10 @@
-"""The paired MMD^2 (evaluation/paired_mmd.py) against explicit double loops, and its behaviour on a null and a shift."""
+"""The paired MMD^2 (evaluation/metrics/kid.py) against explicit double loops, and its behaviour on a null and a shift."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from evaluation import paired_mmd
+from evaluation.metrics import kid
 
 
 def _brute(x, y, px, py, k):
@@ -24,22 +24,22 @@ def _rbf(a, b, sigma=1.5):
     return np.exp(-np.sum((a - b) ** 2) / (2 * sigma ** 2))
 
 
-@pytest.mark.parametrize("kernel, k", [(paired_mmd.polynomial_kernel, _poly), (paired_mmd.rbf_kernel(1.5), _rbf)])
+@pytest.mark.parametrize("kernel, k", [(kid.polynomial_kernel, _poly), (kid.rbf_kernel(1.5), _rbf)])
 def test_matches_the_double_loop_on_paired_and_ragged_sets(kernel, k):
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(7, 3)), rng.normal(size=(6, 3)) + 0.5
     px, py = [0, 0, 1, 2, 2, 3, 4], [0, 1, 1, 2, 3, 4]  # prompts with 1 or 2 rows, in both sets
-    got = paired_mmd.mmd2(x, y, px, py, kernel, samples=0)["value"]
+    got = kid.mmd2(x, y, px, py, kernel, samples=0)["value"]
     assert got == pytest.approx(_brute(x, y, px, py, k), rel=1e-10)
 
 
 def test_unpaired_units_give_grettons_mmd2u_with_the_full_cross_term():
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(5, 2)), rng.normal(size=(4, 2))
-    ux, uy = paired_mmd.unpaired_units(x, y)
-    k = paired_mmd.rbf_kernel(1.0)
+    ux, uy = kid.unpaired_units(x, y)
+    k = kid.rbf_kernel(1.0)
     expected = ((k(x, x).sum() - 5) / 20 + (k(y, y).sum() - 4) / 12 - 2 * k(x, y).mean())
-    assert paired_mmd.mmd2(x, y, ux, uy, k, samples=0)["value"] == pytest.approx(expected, rel=1e-10)
+    assert kid.mmd2(x, y, ux, uy, k, samples=0)["value"] == pytest.approx(expected, rel=1e-10)
 
 
 def test_bootstrap_leaves_out_copies_of_one_prompt():
@@ -48,7 +48,7 @@ def test_bootstrap_leaves_out_copies_of_one_prompt():
     rng = np.random.default_rng(2)
     x, y = rng.normal(size=(4, 2)), rng.normal(size=(4, 2))
     units = [0, 1, 2, 3]
-    blocks = paired_mmd.BlockSums(x, y, units, units, paired_mmd.rbf_kernel(1.0))
+    blocks = kid.BlockSums(x, y, units, units, kid.rbf_kernel(1.0))
     weights = np.array([[2.0, 0.0, 1.0, 1.0]])
     picked = [0, 0, 2, 3]
     expected = _brute(x[picked], y[picked], picked, picked, lambda a, b: _rbf(a, b, 1.0))
@@ -66,19 +66,19 @@ def _prompted(prompts: int, per_prompt: int, shift: float, seed: int):
     return x, y, labels
 
 
-@pytest.mark.parametrize("kernel", [paired_mmd.polynomial_kernel, paired_mmd.rbf_kernel(3.0)])
+@pytest.mark.parametrize("kernel", [kid.polynomial_kernel, kid.rbf_kernel(3.0)])
 def test_null_reads_zero_within_its_interval_and_a_shift_reads_above_it(kernel):
     x, y, labels = _prompted(40, 2, 0.0, 3)
-    null = paired_mmd.mmd2(x, y, labels, labels, kernel, samples=300)
+    null = kid.mmd2(x, y, labels, labels, kernel, samples=300)
     assert null["low"] <= 0.0 <= null["high"] and abs(null["value"]) <= 2 * null["se"]
     # the estimator that ignores the pairing reads well below zero on the same null
-    ux, uy = paired_mmd.unpaired_units(x, y)
-    assert paired_mmd.mmd2(x, y, ux, uy, kernel, samples=0)["value"] < null["low"]
+    ux, uy = kid.unpaired_units(x, y)
+    assert kid.mmd2(x, y, ux, uy, kernel, samples=0)["value"] < null["low"]
     sx, sy, _ = _prompted(40, 2, 0.5, 3)
-    shifted = paired_mmd.mmd2(sx, sy, labels, labels, kernel, samples=300)
+    shifted = kid.mmd2(sx, sy, labels, labels, kernel, samples=300)
     assert shifted["low"] > null["high"]
 
 
 def test_needs_two_prompts_per_set():
     with pytest.raises(ValueError, match="2 prompts"):
-        paired_mmd.mmd2(np.zeros((2, 2)), np.zeros((2, 2)), [0, 0], [0, 0], paired_mmd.polynomial_kernel)
+        kid.mmd2(np.zeros((2, 2)), np.zeros((2, 2)), [0, 0], [0, 0], kid.polynomial_kernel)

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from evaluation.__main__ import main as evaluation_main
-from evaluation.frechet import frechet_distance
-from evaluation.perf import DEFAULT_SECTIONS, run_suite
-from evaluation.perf_fid import compare_fid, sqrtm_frechet_distance
-from evaluation.perf_render import render
-from evaluation.perf_timing import PerfSettings
+from evaluation.metrics.fid import frechet_distance
+from evaluation.perf.suite import DEFAULT_SECTIONS, run_suite
+from evaluation.perf.fid_routes import compare_fid, sqrtm_frechet_distance
+from evaluation.perf.render import render
+from evaluation.perf.timing import PerfSettings
 
 
 def _stats(rng, n, d, scale=1.0):
@@ -117,7 +117,7 @@ def test_the_demo_latency_is_read_from_its_subprocess(monkeypatch):
     import subprocess
     import types
 
-    from evaluation import perf
+    from evaluation.perf import suite as perf
 
     printed = "Closing server\ndemo compare, default settings, 2 generators (a, b), device cpu: [7.4, 7.1] s per call\n"
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: types.SimpleNamespace(returncode=0, stdout=printed,

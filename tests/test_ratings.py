@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from evaluation.ratings import judge_vote, leaderboard, markdown
-from evaluation.votes import Battle, VoteStore
+from evaluation.arena.ratings import judge_vote, leaderboard, markdown
+from evaluation.arena.votes import Battle, VoteStore
 
 
 def vote(a, b, choice, category="single", judge=None):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from evaluation import report_plots
+from evaluation.report import plots as report_plots
 from run_builder import blank, finish_run, make_run, right, wrong_color
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The report's "Accuracy and FID vs steps" section (evaluation/steps_curve.py) on hand-made rows and metrics
+"""The report's "Accuracy and FID vs steps" section (evaluation/report/steps_curve.py) on hand-made rows and metrics
 records with known accuracies and FIDs, and scripts/few_steps.py's command line."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from PIL import Image
 
-from evaluation import report, steps_curve
+from evaluation.report import run_report as report, steps_curve
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PROMPTS = 4  # prompts with a target; one more without (its row has correct None)

@@ -1,5 +1,5 @@
 """`evaluation run --truncation`: a GAN's psi as a run dimension, and the report's truncation trade-off section
-(evaluation/truncation_curve.py), end to end on a tiny DCGAN with random weights."""
+(evaluation/report/truncation_curve.py), end to end on a tiny DCGAN with random weights."""
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluation import truncation_curve
-from evaluation.sweep import RunOptions, run
+from evaluation.report import truncation_curve
+from evaluation.runs.sweep import RunOptions, run
 from models.gan import family as gan
 
 REPO = __import__("pathlib").Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """The Arena's handlers: two anonymous generators on one prompt and seed, a vote, the names, the leaderboard.
 
-Battles and votes go to a votes database (evaluation/votes.py); the leaderboard is evaluation/ratings.py on
+Battles and votes go to a votes database (evaluation/arena/votes.py); the leaderboard is evaluation/arena/ratings.py on
 its votes. Like demo/handlers.py these are plain functions of an Arena, testable without a UI; bad input is
 a gr.Error with one line.
 """
@@ -20,8 +20,8 @@ from PIL import Image
 from demo.handlers import DemoSession, _one_image, check_prompt, check_seed, for_display, prompt_for
 from demo.verdicts import category, verdict, world_caption
 from evaluation.prompts import load_prompts
-from evaluation.ratings import Leaderboard, leaderboard, markdown, rating_table
-from evaluation.votes import Battle, VoteError, VoteStore
+from evaluation.arena.ratings import Leaderboard, leaderboard, markdown, rating_table
+from evaluation.arena.votes import Battle, VoteError, VoteStore
 
 SETTINGS = {"steps": 25, "guidance": 3.0, "sampler": "ddim"}  # every battle's; recorded with each vote
 PROMPT_SET = "shapes-full"  # what "Draw a prompt" draws from: single, pair, count and novel world prompts

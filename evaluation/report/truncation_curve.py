@@ -3,7 +3,7 @@
 For every model whose rows hold two truncation values or more (`evaluation run --truncation 0.5,0.75,1`):
 accuracy (all that was asked, and color + shape) and within-prompt diversity (the share of sample pairs of
 one prompt whose detected layouts differ, beside the references' share) against psi, with FID, as a table
-and a plot. report.py renders the section; this module only computes it.
+and a plot. run_report.py renders the section; this module only computes it.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
 
-from evaluation.steps_curve import Section, fid_kind  # noqa: E402
+from evaluation.report.steps_curve import Section, fid_kind  # noqa: E402
 from models.files import atomic_path  # noqa: E402
 
 TITLE = "Truncation trade-off: accuracy and diversity vs psi"

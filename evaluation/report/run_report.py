@@ -3,10 +3,10 @@
 In order: the main table per generator x setting (FID with the sample count it rests on, KID +- std, CMMD, CLIP
 score and accuracy per task with bootstrap 95 % intervals, images/s) and its notes (FID's sample counts, whether
 CMMD orders the models as FID does, the judge on its own references); paired comparisons between every two
-columns (evaluation/paired.py); fidelity and diversity; the CLIP score per category for prompts outside the
-world; the plots (evaluation/report_plots.py); accuracy and FID vs sampling steps when a run holds several step
-counts (evaluation/steps_curve.py); a GAN's accuracy and diversity vs truncation psi
-(evaluation/truncation_curve.py); image grids with the judge's verdicts (evaluation/report_grids.py).
+columns (evaluation/report/paired.py); fidelity and diversity; the CLIP score per category for prompts outside the
+world; the plots (evaluation/report/plots.py); accuracy and FID vs sampling steps when a run holds several step
+counts (evaluation/report/steps_curve.py); a GAN's accuracy and diversity vs truncation psi
+(evaluation/report/truncation_curve.py); image grids with the judge's verdicts (evaluation/report/grids.py).
 """
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ import base64
 import html
 import pathlib
 
-from evaluation import compare_cli, paired, report_floor, report_grids, report_sections, steps_curve, truncation_curve
-from evaluation.report_plots import guidance_text, one_guidance, plot_accuracy, plot_fid_vs_clip, shown_model
+from evaluation.markdown_tables import markdown_row, markdown_table
+from evaluation.report import floor_marks, grids, paired, paired_tables, sections, steps_curve, truncation_curve
+from evaluation.report.plots import guidance_text, one_guidance, plot_accuracy, plot_fid_vs_clip, shown_model
 from evaluation.prompts import task_order
 from models.files import atomic_write
 
@@ -55,30 +56,21 @@ def table(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     header = ["model", "family", "sampler", "steps", "guidance", "n"]
     header += [f"FID ({k})" for k in kinds] + [f"FID∞ ({k})" for k in kinds] + [f"KID ({k}) ×1e3" for k in kinds]
     header += [f"CMMD ({c})" for c in clips] + ["CLIP score"] + [f"acc. {c}" for c in categories] + ["img/s"]
-    body, floor = [], report_floor.floor_record(records)
+    body, floor = [], floor_marks.floor_record(records)
     for r in sorted(records, key=lambda r: (r is not floor, shown_model(r), r["sampler"] or "", r["steps"] or 0,
                                             r["guidance"] or 0)):
         row = [shown_model(r), r["family"], r["sampler"] or "–", str(r["steps"] or "–"), guidance_text(r), str(r["n"])]
-        row += [_fid(r, k) for k in kinds] + [report_floor.fid_inf(r, k) for k in kinds]
+        row += [_fid(r, k) for k in kinds] + [floor_marks.fid_inf(r, k) for k in kinds]
         row += [f"{1e3 * r['kid'][k][0]:.2f} ± {1e3 * (r['kid'][k][1] or 0):.2f}"
-                + report_floor.mark(r, floor, r["kid"][k][0], "kid_interval", k) if r["kid"].get(k) else "–" for k in kinds]
+                + floor_marks.mark(r, floor, r["kid"][k][0], "kid_interval", k) if r["kid"].get(k) else "–" for k in kinds]
         row += ["–" if r.get("cmmd", {}).get(c) is None else f"{r['cmmd'][c]:.4f}"
-                + report_floor.mark(r, floor, r["cmmd"][c], "cmmd_interval", c) for c in clips]
-        row += [_interval(r["clip_score"]) + report_floor.mark(r, floor, (r["clip_score"] or [None])[0], "clip_score")]
-        row += [_percent(r["accuracy"].get(c)) + report_floor.mark(r, floor, (r["accuracy"].get(c) or [None])[0],
+                + floor_marks.mark(r, floor, r["cmmd"][c], "cmmd_interval", c) for c in clips]
+        row += [_interval(r["clip_score"]) + floor_marks.mark(r, floor, (r["clip_score"] or [None])[0], "clip_score")]
+        row += [_percent(r["accuracy"].get(c)) + floor_marks.mark(r, floor, (r["accuracy"].get(c) or [None])[0],
                                                                    "accuracy", c) for c in categories]
         row += ["n/a" if r["images_per_s"] is None else f"{r['images_per_s']:.2f}"]  # made elsewhere: time unknown
         body.append(row)
     return header, body
-
-
-def markdown_row(cells: list[str]) -> str:
-    return "| " + " | ".join(cells) + " |"
-
-
-def markdown_table(header: list[str], body: list[list[str]]) -> str:
-    """A GitHub markdown table: the header, its |---| rule, one line per row (the one writer of them)."""
-    return "\n".join([markdown_row(header), "|" + "---|" * len(header)] + [markdown_row(row) for row in body])
 
 
 def _html_table(header: list[str], body: list[list[str]]) -> str:
@@ -123,20 +115,20 @@ def _comparisons(page: Page, rows: dict[str, dict]) -> None:
     if not tests:
         return
     page.heading("Paired comparisons")
-    page.text([compare_cli.explanation(), "Full table with intervals and per-task tests: "
+    page.text([paired_tables.explanation(), "Full table with intervals and per-task tests: "
                "`python -m evaluation compare RUN_DIR` (or --a MODEL/SETTING --b MODEL/SETTING)."])
-    for metric, header, body in compare_cli.matrices(tests):
-        page.markdown += [f"**{metric}**", "", *compare_cli.matrix_markdown(header, body), ""]
-        page.html.append(f"<h3>{html.escape(metric)}</h3>{compare_cli.matrix_html(header, body)}")
-    significant = [t for t in tests if t.significant and t.metric not in compare_cli.matrix_metrics(tests)]
+    for metric, header, body in paired_tables.matrices(tests):
+        page.markdown += [f"**{metric}**", "", *paired_tables.matrix_markdown(header, body), ""]
+        page.html.append(f"<h3>{html.escape(metric)}</h3>{paired_tables.matrix_html(header, body)}")
+    significant = [t for t in tests if t.significant and t.metric not in paired_tables.matrix_metrics(tests)]
     if significant:
         page.markdown += ["Significant per-task differences:", ""]
         page.html.append("<p>Significant per-task differences:</p>")
-        page.table(*compare_cli.test_table(significant))
+        page.table(*paired_tables.test_table(significant))
 
 
 def _quality(page: Page, records: list[dict]) -> None:
-    fidelity = report_sections.fidelity_table(records)
+    fidelity = sections.fidelity_table(records)
     if fidelity:
         page.heading("Fidelity and diversity")
         page.text(["Precision / recall / density / coverage: k-NN estimates (k = 5; Kynkäänniemi et al. 2019, "
@@ -145,7 +137,7 @@ def _quality(page: Page, records: list[dict]) -> None:
                    "feature distance between them; each beside the same for the rendered references of the same "
                    "prompts and seeds (the variety the prompts leave open)."])
         page.table(*fidelity)
-    by_category = report_sections.clip_by_category_table(records)
+    by_category = sections.clip_by_category_table(records)
     if by_category:
         page.heading("CLIP score per category")
         page.table(*by_category)
@@ -168,8 +160,8 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
              f"[a, b]: bootstrap 95 % interval.")
     page.text([intro])
     page.table(*table(records))
-    notes = report_floor.notes(records) + report_sections.fid_sample_notes(records) + [report_sections.cmmd_vs_fid(records),
-                                                          report_sections.judge_sentence(records)]
+    notes = floor_marks.notes(records) + sections.fid_sample_notes(records) + [sections.cmmd_vs_fid(records),
+                                                                                sections.judge_sentence(records)]
     page.text([n for n in notes if n], bullets=True)
     _comparisons(page, rows)
     _quality(page, records)
@@ -187,16 +179,16 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
             page.figure(curve.title, curve.figure)
             page.table(curve.header, curve.body)
             page.text(curve.sentences, bullets=True)
-    for grid in report_grids.image_grids(root, rows):
+    for grid in grids.image_grids(root, rows):
         page.heading(f"Images, {grid.title}")
         page.markdown += [f"![{grid.title}]({grid.path.name})", ""]
-        page.html.append(report_grids.grid_html(grid))
+        page.html.append(grids.grid_html(grid))
     atomic_write(root / "report.md", "\n".join(["# GenBench report", "", *page.markdown]) + "\n")
     style = ("body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px}table{border-collapse:collapse;"
              "font-size:12px;margin:0.5em 0}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}"
              "td{white-space:nowrap}"
              "td:first-child,th:first-child{text-align:left;white-space:nowrap}img{max-width:100%}"
-             ".matrix td.sig{background:#ffe08a;font-weight:bold}" + report_grids.GRID_STYLE)
+             ".matrix td.sig{background:#ffe08a;font-weight:bold}" + grids.GRID_STYLE)
     atomic_write(root / "report.html", f"<!doctype html><html><head><meta charset='utf-8'><title>GenBench report</title>"
                                        f"<style>{style}</style></head><body><h1>GenBench report</h1>"
                                        + "".join(page.html) + "</body></html>\n")

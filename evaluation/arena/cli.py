@@ -12,8 +12,8 @@ def _error(message: str) -> None:
 
 
 def cmd_arena(args: argparse.Namespace) -> None:
-    from evaluation.ratings import leaderboard, markdown
-    from evaluation.votes import VoteError, VoteStore, export
+    from evaluation.arena.ratings import leaderboard, markdown
+    from evaluation.arena.votes import VoteError, VoteStore, export
 
     path = pathlib.Path(args.path)
     if not path.is_file():  # the store would create an empty database; a typo should not

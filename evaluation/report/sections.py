@@ -1,12 +1,12 @@
 """The report's reading aids beside the main table, computed from the metrics records: how many samples each FID
 rests on (and a warning below the feature dimension), whether CMMD orders the models as FID does, fidelity and
 diversity per model, the judge's accuracy on its own references, and the CLIP score per prompt category.
-report.py renders them; this module only words and tabulates."""
+run_report.py renders them; this module only words and tabulates."""
 from __future__ import annotations
 
 import itertools
 
-from evaluation.report_plots import guidance_text, shown_model
+from evaluation.report.plots import guidance_text, shown_model
 
 
 def _name(record: dict) -> str:

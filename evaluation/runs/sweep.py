@@ -250,9 +250,9 @@ def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
 def run(options: RunOptions, generators: dict | None = None) -> dict:
     """Generate what is missing, then metrics and reports; returns {"generated", "images", "report", "rows"}.
     `generators` maps names in options.models to objects already made (the Python API's own models)."""
-    from evaluation.custom_models import is_custom_spec, load_generator
+    from evaluation.runs.custom_models import is_custom_spec, load_generator
 
-    from evaluation.features import check_available
+    from evaluation.metrics.features import check_available
     from evaluation.prompts import load_prompts
 
     state, device = distributed(resolve_device(options.device))
@@ -284,9 +284,9 @@ def run(options: RunOptions, generators: dict | None = None) -> dict:
 
 
 def _with_floor(options: RunOptions, prompts: list[PromptItem], generators: dict | None) -> tuple[RunOptions, dict]:
-    """The noise-floor row (evaluation/noise_floor.py) added to the models, once per run, when every prompt has a
+    """The noise-floor row (evaluation/metrics/noise_floor.py) added to the models, once per run, when every prompt has a
     world target."""
-    from evaluation.noise_floor import FLOOR_MODEL, floor_generator
+    from evaluation.metrics.noise_floor import FLOOR_MODEL, floor_generator
 
     renderer = floor_generator(prompts) if options.floor and FLOOR_MODEL not in options.models else None
     if renderer is None:
@@ -298,8 +298,8 @@ def _with_floor(options: RunOptions, prompts: list[PromptItem], generators: dict
 def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptItem], done: set[str], device: str,
                      state, generators: dict) -> int:
     """Each model's missing images, model after model; returns how many this process made."""
-    from evaluation.clip_score import ClipScorer
-    from evaluation.custom_models import load_generator
+    from evaluation.metrics.clip_score import ClipScorer
+    from evaluation.runs.custom_models import load_generator
 
     scorer = None
     generated = 0
@@ -322,9 +322,10 @@ def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptI
 
 def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int] = (0, 1)):
     """Metrics (cached by a fingerprint of the images and options), the CSV table and both reports."""
-    from evaluation.features import extractor
+    from evaluation.metrics.features import extractor
 
-    from evaluation import metrics, report
+    from evaluation.metrics import run_metrics as metrics
+    from evaluation.report import run_report as report
     from evaluation.store import RunStore
 
     root = pathlib.Path(root)

@@ -8,7 +8,7 @@ import tempfile
 
 import torch
 
-from evaluation.perf_timing import PerfSettings, interleaved_medians, progress
+from evaluation.perf.timing import PerfSettings, interleaved_medians, progress
 from models import hub, tiny_hub
 from models.contract import ImageRequest
 

@@ -10,8 +10,8 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from evaluation.frechet import frechet_distance
-from evaluation.perf_timing import progress
+from evaluation.metrics.fid import frechet_distance
+from evaluation.perf.timing import progress
 
 
 @dataclasses.dataclass

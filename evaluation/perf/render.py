@@ -1,6 +1,8 @@
 """`python -m evaluation perf`'s readable output: one Markdown table per section of a PerfReport."""
 from __future__ import annotations
 
+from evaluation.markdown_tables import markdown_table
+
 
 def _g(value: float, digits: int = 3) -> str:
     """3 significant digits, without an exponent for counts in the thousands (a GAN's images/s)."""
@@ -8,8 +10,6 @@ def _g(value: float, digits: int = 3) -> str:
 
 
 def _section(title: str, header: list[str], body: list[list[str]]) -> str:
-    from evaluation.report import markdown_table  # imported here: the report module pulls in matplotlib
-
     return f"### {title}\n\n" + (markdown_table(header, body) if body else "(not measured)")
 
 

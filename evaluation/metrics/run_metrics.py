@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from evaluation.features import image_features, load_statistics
-from evaluation.fid_infinity import fid_infinity
-from evaluation.frechet import frechet_distance
+from evaluation.metrics.features import image_features, load_statistics
+from evaluation.metrics.fid import frechet_distance
+from evaluation.metrics.fid_infinity import fid_infinity
 from models.files import atomic_write
 from world.references import reference_image
 
@@ -78,7 +78,7 @@ def bootstrap(values: list[float], seed: int = 0) -> tuple[float, float, float] 
 def fid_and_kid(fake: np.ndarray, real: np.ndarray | None, real_stats: tuple | None = None,
                 shard: tuple[int, int] = (0, 1), with_kid: bool = True) -> tuple[float | None, list[float] | None]:
     """FID (and KID mean, std when real features are at hand) of fake [N, D] against real [M, D] or (mu, sigma).
-    with_kid=False: FID alone (paired references get the paired KID, evaluation/paired_mmd.py)."""
+    with_kid=False: FID alone (paired references get the paired KID, evaluation/metrics/kid.py)."""
     from torchmetrics.image.fid import FrechetInceptionDistance  # imported here: a cached report needs neither
     from torchmetrics.image.kid import KernelInceptionDistance
 
@@ -210,7 +210,7 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
     """One record per (model, setting): images/s, CLIP score (overall and per category), accuracy per category,
     FID and KID per features with their sample counts, precision/recall/density/coverage, CMMD on the run's
     CLIP, within-prompt diversity, and the judge's accuracy on the group's references."""
-    from evaluation import cmmd, fidelity
+    from evaluation.metrics import cmmd, fidelity
 
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for key in sorted(rows):
@@ -254,7 +254,7 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
 def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given, intervals: dict, clip: str) -> float | None:
     """CMMD of the group's images against the run's reference images (none for an .npz of statistics); paired
     references get the paired estimator and its interval (in `intervals`)."""
-    from evaluation import cmmd
+    from evaluation.metrics import cmmd
 
     real, _, paired = _real_of(members, cache, given)
     if real is None:
@@ -268,14 +268,14 @@ def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given, i
 
 def _paired_mmd(fake: np.ndarray, real: np.ndarray, members: list[dict], which: str) -> tuple[list, list]:
     """([value, se], [value, low, high]) of KID or CMMD with row i of real the reference of row i of members."""
-    from evaluation import cmmd, paired_mmd
+    from evaluation.metrics import cmmd, kid
 
     prompts = [r["prompt_index"] for r in members]
     if which == "kid":
-        result, scale = paired_mmd.kid(fake, real, prompts, prompts), 1.0
+        result, scale = kid.kid(fake, real, prompts, prompts), 1.0
     else:
-        result = paired_mmd.mmd2(cmmd.normalise(fake), cmmd.normalise(real), prompts, prompts,
-                                 paired_mmd.rbf_kernel(cmmd.SIGMA))
+        result = kid.mmd2(cmmd.normalise(fake), cmmd.normalise(real), prompts, prompts,
+                                 kid.rbf_kernel(cmmd.SIGMA))
         scale = cmmd.SCALE
     value, se, low, high = (None if result[k] is None else scale * result[k] for k in ("value", "se", "low", "high"))
     return [value, se], [value, low, high]

@@ -6,7 +6,7 @@ sigma = 10, MMD^2 scaled by 1000. The estimator is the unbiased one: within-set 
 equal size the cross sum skips i = j too (Gretton et al. 2012's MMD^2_u), which keeps it unbiased, makes a set
 against itself exactly 0, and leaves out the pair of a generated image and the reference of its own prompt and
 seed in a run (not an independent draw). CLIP: the evaluator CLIP (`world`, the run's default) or any open_clip
-model as MODEL:WEIGHTS, as for the CLIP score (evaluation/clip_score.py).
+model as MODEL:WEIGHTS, as for the CLIP score (evaluation/metrics/clip_score.py).
 
     python -m evaluation cmmd A B [--clip world|MODEL:WEIGHTS]
 """
@@ -59,7 +59,7 @@ class OpenClipImages(torch.nn.Module):
 
     def __init__(self, spec: str):
         super().__init__()
-        from evaluation.clip_score import ClipScorer
+        from evaluation.metrics.clip_score import ClipScorer
 
         self.scorer = ClipScorer(spec)  # a FeatureError with one line when the weights are not there
 
@@ -78,15 +78,15 @@ def feature_kind(spec: str) -> str:
 
 
 def clip_extractor(spec: str) -> torch.nn.Module:
-    from evaluation.features import WorldFeatures
+    from evaluation.metrics.features import WorldFeatures
 
     return WorldFeatures().eval() if spec == "world" else OpenClipImages(spec).eval()
 
 
 def folder_embeddings(folder: str, spec: str, model: torch.nn.Module | None = None) -> np.ndarray:
-    """CLIP embeddings [N, D] of every image under `folder` (metrics.py reads folders the same way; it imports
+    """CLIP embeddings [N, D] of every image under `folder` (run_metrics.py reads folders the same way; it imports
     this module, so the listing is not imported from there)."""
-    from evaluation.features import image_features
+    from evaluation.metrics.features import image_features
 
     path = pathlib.Path(folder)
     if not path.is_dir():
@@ -98,7 +98,7 @@ def folder_embeddings(folder: str, spec: str, model: torch.nn.Module | None = No
 
 
 def cmd_cmmd(args: argparse.Namespace) -> None:
-    from evaluation.features import FeatureError
+    from evaluation.metrics.features import FeatureError
 
     try:
         model = clip_extractor(args.clip)
@@ -106,10 +106,9 @@ def cmd_cmmd(args: argparse.Namespace) -> None:
         if not args.paired:
             print(f"{cmmd(x, y):.4f}")
             return
-        from evaluation import paired_mmd
+        from evaluation.metrics import kid
 
-        result = paired_mmd.mmd2(normalise(x), normalise(y), folder_units(args.a), folder_units(args.b),
-                                 paired_mmd.rbf_kernel(SIGMA))
+        result = kid.mmd2(normalise(x), normalise(y), folder_units(args.a), folder_units(args.b), kid.rbf_kernel(SIGMA))
     except (FeatureError, ValueError, OSError) as error:
         print(f"error: {str(error).splitlines()[0]}", file=sys.stderr)
         raise SystemExit(2)
@@ -139,5 +138,5 @@ def add_parser(sub) -> None:
     p.add_argument("--paired", action="store_true",
                    help="the folders hold the same prompts, one subfolder each (GenEval's layout): leave out the pairs "
                         "of images that share a prompt and print a bootstrap interval over prompts "
-                        "(evaluation/paired_mmd.py)")
+                        "(evaluation/metrics/kid.py)")
     p.set_defaults(run=cmd_cmmd)

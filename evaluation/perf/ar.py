@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from evaluation.perf_models import prompts_for
-from evaluation.perf_timing import PerfSettings, interleaved_medians, progress
+from evaluation.perf.generators import prompts_for
+from evaluation.perf.timing import PerfSettings, interleaved_medians, progress
 from models.contract import requests_for
 
 

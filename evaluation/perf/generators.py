@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from evaluation.perf_timing import PerfSettings, RunConfig, Throughput, progress, time_requests
+from evaluation.perf.timing import PerfSettings, RunConfig, Throughput, progress, time_requests
 from models.contract import default_batch_size, requests_for
 from world.accuracy import world_prompts
 

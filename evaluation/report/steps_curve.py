@@ -3,7 +3,7 @@
 For every model x sampler (x guidance, when a run holds several) whose rows hold more than one `steps`
 value: compositional accuracy (rows' `correct`, over the prompts that have a target) and FID (the metrics
 record of each setting) against steps, as a table, a log-x plot and one sentence comparing the largest step
-count <= 20 with the largest step count present. report.py renders the section; this module only computes it.
+count <= 20 with the largest step count present. run_report.py renders the section; this module only computes it.
 """
 from __future__ import annotations
 

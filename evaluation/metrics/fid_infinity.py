@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from evaluation.frechet import frechet_distance
+from evaluation.metrics.fid import frechet_distance
 
 SIZES = 6  # subset sizes, from a quarter of the prompts to all of them
 DRAWS = 4  # random subsets per size (1 for the full set)

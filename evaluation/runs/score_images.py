@@ -20,12 +20,12 @@ SETTING = "external"
 
 def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, model_name: str | None = None,
           device: str = "auto") -> dict:
-    """Score a folder into RUN_DIR; returns {"scored", "images", "report", "rows"} like evaluation.sweep.run."""
-    from evaluation.clip_score import ClipScorer
-    from evaluation.image_folders import layout_of, read_folder
+    """Score a folder into RUN_DIR; returns {"scored", "images", "report", "rows"} like evaluation.runs.sweep.run."""
+    from evaluation.metrics.clip_score import ClipScorer
+    from evaluation.runs.image_folders import layout_of, read_folder
     from evaluation.prompts import load_prompts
     from evaluation.store import RunStore, read_settings
-    from evaluation.sweep import RunOptions, finish, write_run_json
+    from evaluation.runs.sweep import RunOptions, finish, write_run_json
     from models.devices import resolve_device
     from models.registry import names
 
@@ -102,7 +102,7 @@ def _fail(error: BaseException) -> None:
 
 
 def cmd_score(args: argparse.Namespace) -> None:
-    from evaluation.features import FeatureError
+    from evaluation.metrics.features import FeatureError
     from evaluation.prompts import PromptSetError
     from evaluation.store import StoreError
 
@@ -115,7 +115,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_export_prompts(args: argparse.Namespace) -> None:
-    from evaluation.image_folders import export_prompts
+    from evaluation.runs.image_folders import export_prompts
     from evaluation.prompts import load_prompts
 
     try:

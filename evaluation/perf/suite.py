@@ -17,15 +17,15 @@ import sys
 
 import torch
 
-from evaluation.perf_ar import ArRow, measure_ar
-from evaluation.perf_fid import FidRow, compare_fid
-from evaluation.perf_hub import HubRow, compare_hub
-from evaluation.perf_models import (BatchingRow, DefaultsRow, MfuRow, batching_row, measure_batching,
+from evaluation.perf.ar import ArRow, measure_ar
+from evaluation.perf.fid_routes import FidRow, compare_fid
+from evaluation.perf.hub import HubRow, compare_hub
+from evaluation.perf.generators import (BatchingRow, DefaultsRow, MfuRow, batching_row, measure_batching,
                                     measure_defaults, mfu_row)
-from evaluation.perf_timing import QUICK, PerfSettings, matmul_peak_gflops, progress
+from evaluation.perf.timing import QUICK, PerfSettings, matmul_peak_gflops, progress
 
 BUILTIN_MODELS = ("ddpm", "ldm", "dit", "dit-layout", "gan", "gan-layout", "ar")
-REPO = pathlib.Path(__file__).resolve().parents[1]
+REPO = pathlib.Path(__file__).resolve().parents[2]
 DEMO_COMMAND = "python -m demo --time-compare"
 SECTIONS = ("models", "hub", "fid", "demo")  # models: (a), (b), (e), (g); hub: (c); fid: (d); demo: (f)
 DEFAULT_SECTIONS = ("models", "hub", "fid")  # the demo launches a second app: only when asked

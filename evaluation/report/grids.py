@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from PIL import Image, ImageDraw
 
-from evaluation.report_plots import shown_model
+from evaluation.report.plots import shown_model
 from models.files import atomic_path
 from world.references import reference_image
 

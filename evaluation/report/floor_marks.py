@@ -1,13 +1,13 @@
 """The noise floor in the report: which figures a model shares with a perfect generator, FID_inf, the ranking.
 
-The run's `world` row (evaluation/noise_floor.py) is the world's own rendering with other seeds; a model's figure
+The run's `world` row (evaluation/metrics/noise_floor.py) is the world's own rendering with other seeds; a model's figure
 that lies inside the floor row's 95 % interval (KID and CMMD: the bootstrap over prompts; CLIP score and
 accuracy: their bootstrap intervals) is marked ≈: the run cannot tell it from a perfect generator's.
 """
 from __future__ import annotations
 
-from evaluation.noise_floor import FLOOR_MODEL, floor_record, within
-from evaluation.report_plots import guidance_text, shown_model
+from evaluation.metrics.noise_floor import FLOOR_MODEL, floor_record, within
+from evaluation.report.plots import guidance_text, shown_model
 
 MARK = " ≈"
 
@@ -35,7 +35,7 @@ def notes(records: list[dict]) -> list[str]:
         out.append(f"Noise floor: the row `{FLOOR_MODEL}` is the world's own rendering of each prompt with other seeds "
                    f"than the references (a perfect generator), on the same prompts and sample count. ≈: a figure "
                    f"inside that row's 95 % interval, no different from a perfect generator's at this size. KID and "
-                   f"CMMD leave out the pairs of images that share a prompt (evaluation/paired_mmd.py), so the floor "
+                   f"CMMD leave out the pairs of images that share a prompt (evaluation/metrics/kid.py), so the floor "
                    f"reads 0 within its interval.")
     kinds = sorted({k for r in records for k, v in r.get("fid_inf", {}).items() if v})
     for kind in kinds[:1]:

@@ -166,7 +166,7 @@ def cmd_judge_audit(args: argparse.Namespace) -> None:
     print("said yes where the answer is no:")
     print("\n".join(f"  {name:<28} {100 * share:6.2f} %" for name, share in said_yes.items()))
     if args.out:
-        from evaluation.report import markdown_table
+        from evaluation.markdown_tables import markdown_table
         from models.files import atomic_write
 
         out = pathlib.Path(args.out)

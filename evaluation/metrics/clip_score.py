@@ -11,7 +11,7 @@ import pathlib
 import torch
 from PIL import Image
 
-from evaluation.features import FeatureError, load_evaluator_clip
+from evaluation.metrics.features import FeatureError, load_evaluator_clip
 
 
 class ClipScorer:
