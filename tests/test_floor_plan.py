@@ -51,6 +51,34 @@ def test_no_import_runs_up_a_floor():
     assert upward == []
 
 
+# Inside evaluation/, bottom to top (docs/ARCHITECTURE.md, "Inside evaluation/"): the ground holds what every floor
+# reads (the run store, the prompt sets, the flag types, Markdown tables); a run fills the store, computes the
+# metrics and writes the report, so runs/ stands above both; arena/ and perf/ stand beside report/, reading only
+# floors below; the entry points (the package face, the Python API, the command line) on top. A sub-package
+# imports only floors below its own, never a sibling on its floor.
+EVALUATION_FLOORS = {"ground": 0, "metrics": 1, "report": 2, "arena": 2, "perf": 2, "runs": 3, "entry": 4}
+EVALUATION_ENTRY = {"evaluation", "evaluation.__main__", "evaluation.api"}
+
+
+def evaluation_room(name: str) -> str:
+    """The sub-package of evaluation/ a module stands in: ground for the files at evaluation/'s top, entry for the
+    entry points."""
+    if name in EVALUATION_ENTRY:
+        return "entry"
+    parts = name.split(".")
+    return parts[1] if len(parts) > 1 and (REPO / "evaluation" / parts[1] / "__init__.py").is_file() else "ground"
+
+
+def test_evaluation_sub_packages_import_only_floors_below():
+    packages = {path.parent.name for path in (REPO / "evaluation").glob("*/__init__.py")}
+    assert packages == set(EVALUATION_FLOORS) - {"ground", "entry"}  # a new sub-package is given its floor here
+    upward = [f"{a} ({evaluation_room(a)}) imports {b} ({evaluation_room(b)})"
+              for a, targets in graph().items() if a.split(".")[0] == "evaluation"
+              for b in targets if b.split(".")[0] == "evaluation" and evaluation_room(a) != evaluation_room(b)
+              and EVALUATION_FLOORS[evaluation_room(b)] >= EVALUATION_FLOORS[evaluation_room(a)]]
+    assert upward == []
+
+
 def test_no_circle_of_imports():
     edges, state, circles = graph(), {}, []
 
