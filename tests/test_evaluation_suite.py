@@ -150,7 +150,7 @@ def tiny_registry(monkeypatch, tiny_generator):
 
 def _options(out, **extra) -> RunOptions:
     return RunOptions(models=["tiny"], prompts="shapes-single-3", out=str(out), guidance=[1.0, 3.0], steps=[2],
-                      samplers=["ddim"], n=2, device="cpu", **extra)
+                      samplers=["ddim"], n=2, device="cpu", **{"floor": False, **extra})  # the run alone: no floor row
 
 
 def _table(out) -> list[dict]:
@@ -261,7 +261,7 @@ def tiny_sd(tmp_path_factory):
 
 def _command(out, model) -> list[str]:
     return [sys.executable, "-m", "evaluation", "run", "--models", f"hub:{model}", "--prompts", "shapes-single-4",
-            "--guidance", "1,3", "--steps", "2", "--n", "2", "--device", "cpu", "--out", str(out)]
+            "--guidance", "1,3", "--steps", "2", "--n", "2", "--device", "cpu", "--no-floor", "--out", str(out)]
 
 
 def test_sigkill_then_rerun_equals_an_uninterrupted_run(tmp_path, tiny_sd, evaluator_clip):

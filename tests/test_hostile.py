@@ -532,7 +532,7 @@ def _store_options(out, **extra):
     from evaluation.runs.sweep import RunOptions
 
     settings = {"models": ["tiny"], "prompts": "shapes-single-2", "out": str(out), "guidance": [3.0], "steps": [2],
-                "samplers": ["ddim"], "n": 1, "device": "cpu", **extra}
+                "samplers": ["ddim"], "n": 1, "device": "cpu", "floor": False, **extra}  # the store alone, no floor row
     return RunOptions(**settings)
 
 
@@ -544,7 +544,7 @@ def _store_run(out, **extra) -> dict:
 
 def _store_cli(out, *more) -> list[str]:
     return ["run", "--models", "tiny", "--prompts", "shapes-single-2", "--guidance", "3", "--steps", "2", "--n", "1",
-            "--device", "cpu", "--out", str(out), *more]
+            "--device", "cpu", "--out", str(out), "--no-floor", *more]
 
 
 def _store_complete(out, count: int) -> dict:

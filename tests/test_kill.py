@@ -26,7 +26,7 @@ HANG_S = 600  # only against a hang, never a pace: a whole run takes ~7 s on a s
 
 def command(out: pathlib.Path) -> list[str]:
     return [sys.executable, "-m", "evaluation", "run", "--models", "gan", "--prompts", "shapes-quick", "--n", "1",
-            "--guidance", "3", "--features", "world", "--device", "cpu", "--out", str(out)]
+            "--guidance", "3", "--features", "world", "--device", "cpu", "--no-floor", "--out", str(out)]
 
 
 @pytest.fixture

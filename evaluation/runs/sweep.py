@@ -78,8 +78,10 @@ def settings_for(info, guidance: list[float], steps: list[int], samplers: list[s
 
 
 def takes_truncation(generator) -> bool:
-    """Whether generate_requests has a truncation psi (the GAN family's fidelity/diversity knob)."""
-    return "truncation" in inspect.signature(generator.generate_requests).parameters
+    """Whether the generator takes a truncation psi (the GAN family's fidelity/diversity knob): in
+    generate_requests, or in make_images, the batch step of a GeneratorBase family."""
+    return any("truncation" in inspect.signature(getattr(generator, method)).parameters
+               for method in ("generate_requests", "make_images") if callable(getattr(generator, method, None)))
 
 
 def candidate_settings(options: "RunOptions") -> list[list[Setting]]:
