@@ -19,7 +19,7 @@ FIGURES = (("fid_vs_clip.png", "FID vs CLIP score across guidance"),
 MAX_JSON_BYTES = 50 * 2**20  # a run's metrics.json is kilobytes; anything this big is not one
 PRECOMPUTED = pathlib.Path(__file__).parent / "precomputed"  # a run shipped with the demo, shown on a first visit
 QUICK_NAME = "quick"  # the folder of the app's own quick evaluation
-QUICK_COMMAND = "--models ddpm,ldm,dit,dit-layout,gan,gan-layout,ar --guidance 3 --prompts shapes-quick --n 1"
+QUICK_COMMAND = "--models ddpm,ldm,dit,dit-layout,gan,gan-layout,ar --guidance 3 --prompts shapes-v2-quick --n 1"
 
 
 class RunError(ValueError):
@@ -152,7 +152,7 @@ def run_quick(out: pathlib.Path, models: list[str], device: str) -> None:
 
     if not models:
         raise gr.Error("No built-in generator is loaded: the quick evaluation runs on the Shapes world's models.")
-    options = RunOptions(models=models, prompts="shapes-quick", out=str(out), guidance=[3.0], n=1, device=device)
+    options = RunOptions(models=models, prompts="shapes-v2-quick", out=str(out), guidance=[3.0], n=1, device=device)
     try:
         run(options)
     except Exception as error:  # a locked folder, a failing model: the user sees why, the app keeps serving
