@@ -23,6 +23,10 @@ EXAMPLES = [
     ["a small blue square in the top left"],
     ["a green triangle to the left of a yellow circle"],
     ["three cyan crosses"],
+    ["a red circle, a blue square and a green triangle"],  # world v2: three or four objects
+    ["put a yellow pyramid between a red ball and a blue box"],
+    ["five blue squares"],
+    ["a large orange circle and a small purple cross"],
     ["a purple triangle"],  # a held-out composition: never seen in training
     ["draw a crimson ball up in the left corner"],  # free text: the planner rewrites it
     ["put a green plus under an orange triangle"],
@@ -139,7 +143,8 @@ def build(model_names: list[str] | None = None, device: str = "cpu", planner: st
     fns["judged"] = bind(handlers.judged, session)  # reads images back: no GPU
     with gr.Blocks(title="GenBench", delete_cache=CACHE_CLEANUP) as app:
         gr.Markdown("# GenBench\nOne prompt, one seed, every generator side by side. The built-in models know the "
-                    "Shapes world: colors, shapes, sizes, positions, pairs and counts.")
+                    "Shapes world: colors, shapes, sizes, positions, pairs, counts up to five, lists of three or "
+                    "four objects, a line of three, one large and one small.")
         with gr.Tab("Compare"):
             _compare_tab(session, fns)
         with gr.Tab("Guidance sweep"):
