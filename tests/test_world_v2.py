@@ -6,8 +6,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from world import (HELD_OUT, SCENE_KINDS_V2, V2_KINDS, caption_task, cells_apart, parse_caption, render,
-                   sample_scene, scene_rng)
+from world import (HELD_OUT, SCENE_KINDS_V2, V2_KINDS, caption_task, cells_apart, make_object, parse_caption,
+                   render, sample_scene, scene_rng)
 from world.accuracy import judge
 from world.layout import plan_layout, violations
 from world.references import reference_image
@@ -97,7 +97,8 @@ def test_an_image_missing_one_object_is_wrong_and_says_what_it_saw(kind):
 def test_an_extra_object_is_wrong():
     scene = scenes("multi", 1)[0]
     free = next(c for c in [(x, y) for x in range(3) for y in range(3)] if c not in {o.cell for o in scene.objects})
-    extra = dataclasses.replace(scene.objects[0], cell=free, center=(6 + 10 * free[0], 6 + 10 * free[1]))
+    first = scene.objects[0]
+    extra = make_object(np.random.default_rng(0), first.color, first.shape, "small", free)
     assert not judge(scene.caption, render([*scene.objects, extra]))["full"]
 
 
@@ -113,10 +114,8 @@ def test_between_with_another_object_in_the_middle_says_which():
 
 def test_sizes_with_the_sizes_swapped_says_which_size_it_saw():
     caption = "a large red circle and a small blue square"
-    small = plan_layout("a small red circle and a large blue square", np.random.default_rng(0))
-    objects = [dataclasses.replace(o, size=o.size) for o in small.objects]
-    from world import make_object
-    image = render([make_object(np.random.default_rng(1), o.color, o.shape, o.size, o.cell) for o in objects])
+    swapped = plan_layout("a small red circle and a large blue square", np.random.default_rng(0))
+    image = render([make_object(np.random.default_rng(1), o.color, o.shape, o.size, o.cell) for o in swapped.objects])
     verdict = judge(caption, image)
     assert verdict["color_shape"] and not verdict["size"] and not verdict["full"]
     assert verdict["reason"] == "size: red circle small, blue square large"

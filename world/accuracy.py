@@ -9,6 +9,7 @@ from collections import Counter
 
 from world import PLURALS, POSITIONS, parse_caption, sample_scene, scene_rng, wanted_objects
 from world.detector import Detection, detect
+from world.placement import line_middle
 from world.seeds import chunk_seed
 
 EVAL_SEED = 2024  # world prompts for evaluation come from a stream that training never uses
@@ -43,9 +44,9 @@ def judge_scene(spec: dict, found: list[Detection]) -> dict:
     result = {"color_shape": objects, "objects": len(found)}
     reason = "" if objects else f"saw {_seen(found)}"
     if spec["kind"] == "between":
-        result["line"] = objects and _middle(found) == spec["middle"]
+        middle = line_middle(found)
+        result["line"] = objects and middle == spec["middle"]
         if objects and not result["line"]:
-            middle = _middle(found)
             reason = f"middle: {' '.join(middle)}" if middle else "not in one row or column"
     elif spec["kind"] == "sizes":
         wrong = [f"{c} {s} {d.size}" for size, c, s in spec["objects"] for d in found
@@ -56,15 +57,6 @@ def judge_scene(spec: dict, found: list[Detection]) -> dict:
     result["full"] = objects and result.get("line", True) and result.get("size", True)
     result["reason"] = reason
     return result
-
-
-def _middle(found: list[Detection]) -> tuple[str, str] | None:
-    """The (color, shape) in the middle cell of three detections filling one row or one column, else None."""
-    cells = [d.cell for d in found]
-    for axis in (0, 1):  # 0: a row (same gy, gx 0..2); 1: a column
-        if len({c[1 - axis] for c in cells}) == 1 and sorted(c[axis] for c in cells) == [0, 1, 2]:
-            return next((d.color, d.shape) for d in found if d.cell[axis] == 1)
-    return None
 
 
 def _seen(found: list[Detection]) -> str:

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 from collections import Counter
 
 from world.captions import parse_caption, wanted_objects
-from world.placement import place
+from world.placement import line_middle, place
 from world.shapes import COLORS, POSITIONS, SIZE, SIZES, cell_center, cells_apart
 
 MAX_OBJECTS = 5  # the world's largest scene: a count of five
@@ -141,13 +141,8 @@ def _scene_violations(spec: dict, objs: tuple[LayoutObject, ...]) -> list[str]:
     """The version-2 kinds: exactly the objects named; a line of three with the named one in the middle; sizes."""
     if Counter((o.color, o.shape) for o in objs) != wanted_objects(spec):
         return ["the objects differ from the caption"]
-    if spec["kind"] == "between":
-        middle = next(o for o in objs if (o.color, o.shape) == spec["middle"])
-        ends = [o for o in objs if o is not middle]
-        in_row = all(o.cell[1] == middle.cell[1] for o in ends) and middle.cell[0] == 1
-        in_column = all(o.cell[0] == middle.cell[0] for o in ends) and middle.cell[1] == 1
-        if not (in_row or in_column) or len({o.cell for o in ends}) < 2:
-            return [f"the {' '.join(spec['middle'])} is not between the other two"]
+    if spec["kind"] == "between" and line_middle(objs) != spec["middle"]:
+        return [f"the {' '.join(spec['middle'])} is not between the other two"]
     if spec["kind"] == "sizes":
         sizes = {(c, s): size for size, c, s in spec["objects"]}
         if any(o.size != sizes[(o.color, o.shape)] for o in objs):

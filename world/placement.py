@@ -28,6 +28,16 @@ def line_of_three(rng: np.random.Generator) -> list[tuple[int, int]]:
     return [(line, 1), (line, ends[0]), (line, ends[1])]
 
 
+def line_middle(objects) -> tuple[str, str] | None:
+    """The (color, shape) in the middle cell of three objects (anything with .cell, .color, .shape) that fill
+    one row or one column; None when they do not."""
+    cells = [o.cell for o in objects]
+    for axis in (0, 1):  # 0: a row (one gy, gx 0..2); 1: a column
+        if len(cells) == 3 and len({c[1 - axis] for c in cells}) == 1 and sorted(c[axis] for c in cells) == [0, 1, 2]:
+            return next((o.color, o.shape) for o in objects if o.cell[axis] == 1)
+    return None
+
+
 def large_and_small_cells(rng: np.random.Generator) -> tuple[tuple[int, int], tuple[int, int]]:
     """(large cell, small cell) where the two can never overlap; the centre cell leaves no room for a small
     object beside a large one, so a large object goes to one of the eight others."""
