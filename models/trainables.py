@@ -56,9 +56,9 @@ def _clip_evaluator() -> Component:
 
 # ---------------------------------------------------------------- pixel diffusion
 def _ddpm_config(preset: str) -> TrainConfig:
-    from models.diffusion.unet import PRESETS
-    if preset not in PRESETS:
-        raise ValueError(f"unknown --preset {preset!r} for ddpm; choose {', '.join(PRESETS)}")
+    from models.diffusion.unet import UNET_CONFIGS
+    if preset not in UNET_CONFIGS:
+        raise ValueError(f"unknown --preset {preset!r} for ddpm; choose {', '.join(UNET_CONFIGS)}")
     return TrainConfig(steps=6000, batch_size=32, lr=1e-3, warmup_steps=200, ema_decay=0.999,
                        caption_dropout=0.1, checkpoint_every=100, sample_every=500, data_seed=2)
 
@@ -81,9 +81,9 @@ def _vae() -> Component:
 
 
 def _latent_config(preset: str) -> TrainConfig:
-    from models.diffusion.latent import PRESETS
-    if preset not in PRESETS:
-        raise ValueError(f"unknown --preset {preset!r} for a latent model; choose {', '.join(PRESETS)}")
+    from models.diffusion.latent import LATENT_PRESETS
+    if preset not in LATENT_PRESETS:
+        raise ValueError(f"unknown --preset {preset!r} for a latent model; choose {', '.join(LATENT_PRESETS)}")
     # one recipe for both latent backbones, so that only the denoiser differs (the DiT paper's comparison)
     # the last 1,500 steps cool the learning rate down to 10 % (what took the DDPM from 70 % to 89 %)
     return TrainConfig(steps=6000, batch_size=32, lr=5e-4, warmup_steps=300, cooldown_steps=1500, ema_decay=0.999,

@@ -9,7 +9,7 @@ import tempfile
 import pytest
 import torch
 
-from models.diffusion.unet import PRESETS, build_unet, unet_denoiser
+from models.diffusion.unet import UNET_CONFIGS, build_unet, unet_denoiser
 from models.diffusion.schedule import NoiseSchedule
 from models.diffusion.generator import DiffusionGenerator, diffusion_info
 from models.text.encoder import TextEncoder, TextEncoderConfig
@@ -33,7 +33,7 @@ def tiny_text_encoder() -> TextEncoder:
 @pytest.fixture(scope="session")
 def tiny_generator(tiny_text_encoder) -> DiffusionGenerator:
     torch.manual_seed(0)
-    unet = build_unet(PRESETS["tiny"], cross_attention_dim=TINY_TEXT.text_width).eval()
+    unet = build_unet(UNET_CONFIGS["tiny"], cross_attention_dim=TINY_TEXT.text_width).eval()
     info = diffusion_info("tiny", "ddpm", 0, default_steps=4)
     return DiffusionGenerator(info, unet_denoiser(unet), tiny_text_encoder, NoiseSchedule(), sample_shape=(3, 32, 32))
 
@@ -43,13 +43,13 @@ def tiny_layout_generator(tiny_text_encoder):
     """A tiny DiT reading layouts, warm-started from a perturbed caption-only DiT with its gates opened."""
     import dataclasses
 
-    from models.diffusion.dit import PRESETS as DIT_PRESETS
+    from models.diffusion.dit import DIT_CONFIGS
     from models.diffusion.dit import DiT
     from models.diffusion.layout_generator import LayoutDiffusionGenerator
 
     torch.manual_seed(0)
-    base = DiT(DIT_PRESETS["tiny"])
-    grounded = DiT(dataclasses.replace(DIT_PRESETS["tiny"], grounding=True)).eval()
+    base = DiT(DIT_CONFIGS["tiny"])
+    grounded = DiT(dataclasses.replace(DIT_CONFIGS["tiny"], grounding=True)).eval()
     with torch.no_grad():
         for p in base.parameters():
             p.add_(0.05 * torch.randn_like(p))

@@ -12,8 +12,8 @@ import torch
 
 from models.ar.family import ARGenerator, SamplingConfig, ar_info
 from models.ar.sampling import guide, pick
-from models.ar.tokenizer import FSQ, PRESETS as TOKENIZER_PRESETS, FSQTokenizer, psnr
-from models.ar.transformer import PRESETS, ARTransformer
+from models.ar.tokenizer import FSQ, TOKENIZER_CONFIGS, FSQTokenizer, psnr
+from models.ar.transformer import TRANSFORMER_CONFIGS, ARTransformer
 from models.checkpoints import CheckpointError
 from models.contract import GenerationError, ImageRequest, requests_for
 
@@ -23,8 +23,8 @@ PROMPTS = ["a red circle", "two blue squares", "a red circle", "a large green cr
 @pytest.fixture(scope="module")
 def tiny_ar(tiny_text_encoder) -> ARGenerator:
     torch.manual_seed(0)
-    tokenizer = FSQTokenizer(TOKENIZER_PRESETS["tiny"]).eval()
-    config = dataclasses.replace(PRESETS["tiny"], vocab=tokenizer.codebook_size,
+    tokenizer = FSQTokenizer(TOKENIZER_CONFIGS["tiny"]).eval()
+    config = dataclasses.replace(TRANSFORMER_CONFIGS["tiny"], vocab=tokenizer.codebook_size,
                                  text_width=tiny_text_encoder.config.text_width,
                                  pooled_dim=tiny_text_encoder.config.embed_dim)
     transformer = ARTransformer(config).eval()
@@ -54,7 +54,7 @@ def test_fsq_codes_round_trip_and_cover_the_codebook():
 
 def test_the_tokenizer_round_trips_its_codes_and_passes_gradients():
     torch.manual_seed(0)
-    tokenizer = FSQTokenizer(TOKENIZER_PRESETS["tiny"])
+    tokenizer = FSQTokenizer(TOKENIZER_CONFIGS["tiny"])
     images = torch.rand(3, 3, 32, 32) * 2 - 1
     codes = tokenizer.encode(images)  # [3,64]
     assert codes.shape == (3, 64) and 0 <= codes.min() and codes.max() < 256

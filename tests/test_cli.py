@@ -141,9 +141,9 @@ def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict
         assert built == GANConfig.from_dict(manifest["components"]["generator"]["config"])  # older ones omit defaults
         assert (built.arch, built.loss) == (manifest["arch"], manifest["loss"])
     elif name == "ddpm":
-        from models.diffusion.unet import PRESETS
+        from models.diffusion.unet import UNET_CONFIGS
         assert options["preset"] == manifest["components"]["unet"]["preset"]
-        assert json.loads(json.dumps(dataclasses.asdict(PRESETS[options["preset"]]))) == \
+        assert json.loads(json.dumps(dataclasses.asdict(UNET_CONFIGS[options["preset"]]))) == \
             manifest["components"]["unet"]["config"]
     elif name in ("ldm", "dit"):
         from models.diffusion.latent import schedule_of

@@ -84,9 +84,9 @@ def test_loss_is_mse_to_the_noise_for_a_perfect_and_a_zero_denoiser():
 
 
 def test_the_unet_reads_the_pooled_vector_once_its_projection_has_learned():
-    from models.diffusion.unet import PRESETS, build_unet, unet_denoiser
+    from models.diffusion.unet import UNET_CONFIGS, build_unet, unet_denoiser
     torch.manual_seed(0)
-    unet = build_unet(dataclasses.replace(PRESETS["tiny"], pooled_conditioning=True), cross_attention_dim=8,
+    unet = build_unet(dataclasses.replace(UNET_CONFIGS["tiny"], pooled_conditioning=True), cross_attention_dim=8,
                       pooled_dim=6).eval()
     denoise = unet_denoiser(unet)
     x, t, states = torch.randn(2, 3, 32, 32), torch.tensor([500, 500]), torch.randn(2, 5, 8)

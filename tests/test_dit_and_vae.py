@@ -4,9 +4,9 @@ import json
 import pytest
 import torch
 
-from models.diffusion.dit import PRESETS as DIT_PRESETS
+from models.diffusion.dit import DIT_CONFIGS
 from models.diffusion.dit import DiT, DiTBlock, patchify, unpatchify
-from models.diffusion.vae import PRESETS as VAE_PRESETS
+from models.diffusion.vae import VAE_CONFIGS
 from models.diffusion.vae import build_vae, decode, encode, measure_scaling_factor
 
 
@@ -21,7 +21,7 @@ def test_patchify_then_unpatchify_is_the_identity():
 
 def test_a_fresh_dit_block_is_the_identity_map():
     torch.manual_seed(0)
-    model = DiT(DIT_PRESETS["tiny"])
+    model = DiT(DIT_CONFIGS["tiny"])
     block: DiTBlock = model.blocks[0]
     x, c, text = torch.randn(2, 16, 32), torch.randn(2, 32), torch.randn(2, 5, 16)
     assert torch.equal(block(x, c, text), x)
@@ -29,7 +29,7 @@ def test_a_fresh_dit_block_is_the_identity_map():
 
 def test_an_untrained_dit_predicts_zero_and_training_moves_it():
     torch.manual_seed(0)
-    model = DiT(DIT_PRESETS["tiny"])
+    model = DiT(DIT_CONFIGS["tiny"])
     x, t = torch.randn(2, 4, 8, 8), torch.tensor([10, 900])
     text, pooled = torch.randn(2, 5, 16), torch.randn(2, 16)
     out = model(x, t, text, pooled)
@@ -41,7 +41,7 @@ def test_an_untrained_dit_predicts_zero_and_training_moves_it():
 
 def test_vae_round_trips_the_shape_of_a_batch():
     torch.manual_seed(0)
-    vae = build_vae(VAE_PRESETS["tiny"]).eval()
+    vae = build_vae(VAE_CONFIGS["tiny"]).eval()
     images = torch.rand(3, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         latents = encode(vae, images, torch.Generator().manual_seed(0))
@@ -51,7 +51,7 @@ def test_vae_round_trips_the_shape_of_a_batch():
 
 def test_encode_scale_unscale_decode_uses_the_stored_scaling_factor():
     torch.manual_seed(0)
-    vae = build_vae(VAE_PRESETS["tiny"]).eval()
+    vae = build_vae(VAE_CONFIGS["tiny"]).eval()
     images = torch.rand(8, 3, 32, 32) * 2 - 1
     scaling = measure_scaling_factor(vae, images)
     vae.register_to_config(scaling_factor=scaling)
@@ -74,7 +74,7 @@ def test_latent_generators_train_save_load_and_sample_behind_the_contract(tmp_pa
 
     tiny_text_encoder.save_pretrained(tmp_path / "text-encoder")
     torch.manual_seed(0)
-    vae = build_vae(VAE_PRESETS["tiny"])
+    vae = build_vae(VAE_CONFIGS["tiny"])
     vae.save_pretrained(tmp_path / "vae" / "vae")
     from models.checkpoints import checkpoint_files, sha256
 

@@ -11,7 +11,7 @@ import torch
 
 from evaluation import paraphrases
 from models.contract import GenerationError
-from models.diffusion.dit import PRESETS, DiT
+from models.diffusion.dit import DIT_CONFIGS, DiT
 from models.diffusion.grounding import layout_rows
 from models.diffusion.layout_training import dropped_layouts
 from models.text.planner import RulePlanner
@@ -82,7 +82,7 @@ def test_grounding_rows_encode_each_object_and_leave_empty_slots_zero():
 
 def _perturbed_dit() -> DiT:
     torch.manual_seed(0)
-    base = DiT(PRESETS["tiny"])
+    base = DiT(DIT_CONFIGS["tiny"])
     with torch.no_grad():  # a trained-looking DiT: no zero-initialised layer left at zero
         for p in base.parameters():
             p.add_(0.05 * torch.randn_like(p))
@@ -91,7 +91,7 @@ def _perturbed_dit() -> DiT:
 
 def test_zero_initialised_grounding_leaves_a_warm_started_dit_unchanged():
     base = _perturbed_dit()
-    grounded = DiT(dataclasses.replace(PRESETS["tiny"], grounding=True)).eval()
+    grounded = DiT(dataclasses.replace(DIT_CONFIGS["tiny"], grounding=True)).eval()
     result = grounded.load_state_dict(base.state_dict(), strict=False)
     assert not result.unexpected_keys and all("fuser" in k or k.startswith("grounding.") for k in result.missing_keys)
     x, t = torch.randn(2, 4, 8, 8), torch.tensor([10, 900])

@@ -101,7 +101,7 @@ def test_a_warm_start_may_add_zero_initialised_modules_but_not_lose_weights(tmp_
     first = tmp_path / "first"
     train(tiny_ddpm_component(text_encoder_folder), config(1), first, command="first run")
     wider = ddpm.training_component("tiny", text_encoder_path=text_encoder_folder, name="tiny-ddpm")
-    wider.network = ddpm.build_unet(dataclasses.replace(ddpm.PRESETS["tiny"], pooled_conditioning=True),
+    wider.network = ddpm.build_unet(dataclasses.replace(ddpm.UNET_CONFIGS["tiny"], pooled_conditioning=True),
                                     cross_attention_dim=16, pooled_dim=16)
     record = warm_start(wider, first)
     assert record["new_parameters"] == [f"class_embedding.linear_{i}.{p}" for i in (1, 2) for p in ("bias", "weight")]
@@ -126,7 +126,7 @@ def test_resuming_with_another_architecture_is_a_clear_error(tmp_path, text_enco
     out = tmp_path / "run"
     train(tiny_ddpm_component(text_encoder_folder), config(1), out, command="first")
     other = tiny_ddpm_component(text_encoder_folder)
-    other.network = ddpm.build_unet(dataclasses.replace(ddpm.PRESETS["tiny"], pooled_conditioning=True),
+    other.network = ddpm.build_unet(dataclasses.replace(ddpm.UNET_CONFIGS["tiny"], pooled_conditioning=True),
                                     cross_attention_dim=16, pooled_dim=16)
     with pytest.raises(CheckpointError, match="cannot resume .* another network"):
         train(other, config(2), out, command="second")

@@ -24,7 +24,7 @@ from diffusers import AutoencoderKL
 from safetensors.torch import load_file, save_file
 
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest
-from models.diffusion.vae import PRESETS as VAE_PRESETS
+from models.diffusion.vae import VAE_CONFIGS
 from models.diffusion.vae import build_vae
 
 DEFAULT_PATH = CHECKPOINT_ROOT / "vq"
@@ -33,13 +33,13 @@ WEIGHTS = "tokenizer/model.safetensors"
 
 @dataclasses.dataclass
 class TokenizerConfig:
-    vae_preset: str = "small"  # the AutoencoderKL architecture (models/diffusion/vae.py PRESETS)
+    vae_preset: str = "small"  # the AutoencoderKL architecture (models/diffusion/vae.py VAE_CONFIGS)
     levels: tuple[int, ...] = (8, 5, 5, 5)  # values per latent channel: 8*5*5*5 = 1000 codes (the FSQ paper's ~1k)
     input_scale: float = 2.0  # latents are divided by this before tanh: |z| < 2 stays near the linear part
     grid: int = 8  # codes per side: 32x32 -> 8x8
 
 
-PRESETS = {
+TOKENIZER_CONFIGS = {
     "tiny": TokenizerConfig(vae_preset="tiny", levels=(4, 4, 4, 4)),  # tests: 256 codes, a 16-channel VAE
     "small": TokenizerConfig(),  # the shipped `vq`
 }
@@ -87,7 +87,7 @@ class FSQTokenizer(torch.nn.Module):
     def __init__(self, config: TokenizerConfig):
         super().__init__()
         self.config = config
-        vae_config = VAE_PRESETS[config.vae_preset]
+        vae_config = VAE_CONFIGS[config.vae_preset]
         if vae_config.latent_channels != len(config.levels):
             raise ValueError(f"FSQ needs one level per latent channel: {vae_config.latent_channels} channels, "
                              f"{len(config.levels)} levels")

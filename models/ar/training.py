@@ -16,10 +16,10 @@ from safetensors.torch import save_file
 
 from models.ar.family import WEIGHTS, ARGenerator, SamplingConfig, ar_info, load
 from models.ar.tokenizer import DEFAULT_PATH as TOKENIZER_PATH
-from models.ar.tokenizer import PRESETS as TOKENIZER_PRESETS
+from models.ar.tokenizer import TOKENIZER_CONFIGS
 from models.ar.tokenizer import WEIGHTS as TOKENIZER_WEIGHTS
 from models.ar.tokenizer import FSQTokenizer, codebook_usage, psnr, warm_start_from_vae
-from models.ar.transformer import PRESETS, ARTransformer
+from models.ar.transformer import TRANSFORMER_CONFIGS, ARTransformer
 from models.checkpoints import pin
 from models.contract import parameter_count
 from models.diffusion.vae import DEFAULT_PATH as VAE_PATH
@@ -39,7 +39,7 @@ def tokenizer_component(preset: str = "small", vae_path: pathlib.Path | None = V
     from models.training import Component
 
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
-    tokenizer = FSQTokenizer(TOKENIZER_PRESETS[preset])
+    tokenizer = FSQTokenizer(TOKENIZER_CONFIGS[preset])
     if vae_path is not None:
         warm_start_from_vae(tokenizer, vae_path)
 
@@ -68,7 +68,7 @@ def tokenizer_component(preset: str = "small", vae_path: pathlib.Path | None = V
 # ---------------------------------------------------------------- the transformer
 def build_transformer(preset: str, tokenizer: FSQTokenizer, encoder: TextEncoder) -> ARTransformer:
     """The preset, sized to the tokenizer's codebook and grid and to the text encoder's outputs."""
-    config = dataclasses.replace(PRESETS[preset], vocab=tokenizer.codebook_size, tokens=tokenizer.tokens,
+    config = dataclasses.replace(TRANSFORMER_CONFIGS[preset], vocab=tokenizer.codebook_size, tokens=tokenizer.tokens,
                                  text_len=encoder.config.context_length, text_width=encoder.config.text_width,
                                  pooled_dim=encoder.config.embed_dim)
     return ARTransformer(config)

@@ -29,7 +29,7 @@ class ARConfig:
     mlp_ratio: float = 4.0  # hidden width of each MLP over the residual width
 
 
-PRESETS = {
+TRANSFORMER_CONFIGS = {
     "tiny": ARConfig(vocab=256, text_width=16, pooled_dim=16, width=32, depth=2, heads=2),  # tests
     "small": ARConfig(width=192, depth=6, heads=6),  # the shipped `ar`
 }

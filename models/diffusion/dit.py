@@ -35,7 +35,7 @@ class DiTConfig:
     grounding: bool = False  # read a layout as grounding tokens (models/diffusion/grounding.py)
 
 
-PRESETS = {
+DIT_CONFIGS = {
     "tiny": DiTConfig(hidden=32, depth=2, heads=2, text_width=16, pooled_width=16),  # tests
     "small": DiTConfig(hidden=160, heads=5),  # the shipped `dit`
 }

@@ -18,7 +18,7 @@ from models.diffusion.unet import UNetConfig, build_unet, unet_denoiser
 from models.contract import parameter_count
 from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
 from models.diffusion.generator import DiffusionGenerator, diffusion_info, save_time_metrics, watch_line
-from models.diffusion.dit import PRESETS as DIT_PRESETS
+from models.diffusion.dit import DIT_CONFIGS
 from models.diffusion.dit import DiT, DiTConfig
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
@@ -28,7 +28,7 @@ from models.diffusion.vae import decode, encode
 from models.diffusion.vae import load as load_vae
 
 LATENT_SHAPE = (4, 8, 8)
-UNET_PRESETS = {
+LATENT_UNET_CONFIGS = {
     "tiny": UNetConfig(block_out_channels=(16, 32), attention=(True, True), norm_groups=8),  # tests
     "small": UNetConfig(block_out_channels=(64, 128), attention=(True, True), norm_groups=32),  # the first `ldm`
     # the pixel DDPM's proven recipe on the same U-Net: the pooled text vector in the timestep embedding and
@@ -36,7 +36,7 @@ UNET_PRESETS = {
     "small-v": UNetConfig(block_out_channels=(64, 128), attention=(True, True), norm_groups=32,
                           pooled_conditioning=True, v_prediction=True, min_snr_gamma=None),
 }
-PRESETS = ("tiny", "small", "tiny-v", "small-v")  # a "-v" preset is its backbone on the v recipe
+LATENT_PRESETS = ("tiny", "small", "tiny-v", "small-v")  # a "-v" preset is its backbone on the v recipe
 
 
 def backbone_preset(preset: str) -> str:
@@ -54,8 +54,8 @@ def schedule_of(preset: str) -> NoiseSchedule:
 
 def unet_config(preset: str) -> UNetConfig:
     if preset == "tiny-v":
-        return dataclasses.replace(UNET_PRESETS["tiny"], pooled_conditioning=True, v_prediction=True, min_snr_gamma=None)
-    return UNET_PRESETS[preset]
+        return dataclasses.replace(LATENT_UNET_CONFIGS["tiny"], pooled_conditioning=True, v_prediction=True, min_snr_gamma=None)
+    return LATENT_UNET_CONFIGS[preset]
 DESCRIPTIONS = {
     "unet": "latent diffusion: U-Net with cross-attention on 8x8x4 VAE latents, classifier-free guidance",
     "dit": "Diffusion Transformer: AdaLN-Zero blocks with cross-attention on 8x8x4 VAE latents",
@@ -65,12 +65,12 @@ DESCRIPTIONS = {
 
 
 def build_backbone(kind: str, preset: str, text_width: int, pooled_width: int) -> torch.nn.Module:
-    if preset not in PRESETS:
-        raise ValueError(f"unknown --preset {preset!r} for a latent model; choose {', '.join(PRESETS)}")
+    if preset not in LATENT_PRESETS:
+        raise ValueError(f"unknown --preset {preset!r} for a latent model; choose {', '.join(LATENT_PRESETS)}")
     if kind == "unet":
         return build_unet(unet_config(preset), cross_attention_dim=text_width, channels=4, sample_size=8,
                           pooled_dim=pooled_width)
-    config = dataclasses.replace(DIT_PRESETS[backbone_preset(preset)], text_width=text_width, pooled_width=pooled_width)
+    config = dataclasses.replace(DIT_CONFIGS[backbone_preset(preset)], text_width=text_width, pooled_width=pooled_width)
     return DiT(config)
 
 

@@ -11,7 +11,7 @@ from models.acceleration import for_device
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, pin, read_manifest, resolve_pin
 from models.contract import parameter_count
 from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
-from models.diffusion.unet import PRESETS, UNetConfig, build_unet, unet_denoiser
+from models.diffusion.unet import UNET_CONFIGS, UNetConfig, build_unet, unet_denoiser
 from models.diffusion.generator import DiffusionGenerator, diffusion_info, save_time_metrics, watch_line
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
@@ -53,7 +53,7 @@ def training_component(preset: str = "small", text_encoder_path: pathlib.Path = 
                        name: str = "ddpm", init_seed: int = 0):
     from models.training import Component
 
-    config = PRESETS[preset]
+    config = UNET_CONFIGS[preset]
     schedule = schedule_of(config)
     encoder = TextEncoder.from_pretrained(text_encoder_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe

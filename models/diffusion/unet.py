@@ -28,7 +28,7 @@ class UNetConfig:
     v_prediction: bool = False
 
 
-PRESETS = {
+UNET_CONFIGS = {
     "tiny": UNetConfig(block_out_channels=(16, 32), attention=(False, True), norm_groups=8),  # tests
     "small": UNetConfig(),  # the first shipped `ddpm`: epsilon, Min-SNR-5, cross-attention only
     "small-pooled": UNetConfig(pooled_conditioning=True),  # + the pooled text vector in the timestep embedding

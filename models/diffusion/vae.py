@@ -26,7 +26,7 @@ class VAEConfig:
     kl_weight: float = 5e-4  # weight of KL(q(z|x) || N(0, I)) against the per-pixel MSE
 
 
-PRESETS = {
+VAE_CONFIGS = {
     "tiny": VAEConfig(block_out_channels=(8, 16, 16), norm_groups=4, layers_per_block=1),  # tests
     "small": VAEConfig(),  # the shipped `vae`
 }
@@ -87,7 +87,7 @@ def held_out_images(n: int = 256, seed: int = 4242, version: int = 2) -> torch.T
 def training_component(preset: str = "small", init_seed: int = 0):
     from models.training import Component
 
-    config = PRESETS[preset]
+    config = VAE_CONFIGS[preset]
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     vae = build_vae(config)
 

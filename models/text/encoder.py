@@ -35,7 +35,7 @@ class TextEncoderConfig:
     image_size: int = 32
 
 
-PRESETS = {
+ENCODER_CONFIGS = {
     "tiny": TextEncoderConfig(),  # the shipped generators' encoder
     # the evaluator's CLIP: another configuration (and seed) so generators are not graded by their own encoder
     "evaluator": TextEncoderConfig(embed_dim=96, text_width=96, text_heads=4, text_layers=4,
@@ -132,7 +132,7 @@ def training_component(preset: str = "tiny", init_seed: int = 0):
     from models.training import Component
 
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
-    encoder = TextEncoder(PRESETS[preset])
+    encoder = TextEncoder(ENCODER_CONFIGS[preset])
     clip_loss = open_clip.ClipLoss()
 
     def loss(images: torch.Tensor, captions: list[str], step: int) -> torch.Tensor:
