@@ -148,7 +148,7 @@ def cmd_plan(args: argparse.Namespace) -> None:
 
 
 FAMILY_FLAGS = {"preset": "--preset"}  # family option -> its flag
-PRESET_MODELS = ("ddpm", "ldm", "dit", "gan", "gan-layout")  # the trainables with named recipes
+PRESET_MODELS = ("ddpm", "ldm", "dit", "flow", "dit-t5", "gan", "gan-layout")  # the trainables with named recipes
 
 
 def family_options(args: argparse.Namespace) -> dict:

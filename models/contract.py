@@ -16,9 +16,10 @@ MAX_GUIDANCE = 50.0
 MAX_BATCH_SIZE = 1024
 MAX_SEED = 2**31 - 1  # a request's seed is an integer from 0 to MAX_SEED (a run's per-image seeds S + 1000 j + k too)
 MAX_TRUNCATION = 2.0  # a GAN's truncation psi is a number from 0 to MAX_TRUNCATION (1: none)
-# the samplers a model may offer: the built-in diffusion families' (models/diffusion/schedule.py maps each to its
-# diffusers scheduler) and a hub pipeline's ("default": the scheduler the checkpoint ships with)
+# the samplers a model may offer: the built-in diffusion families' (models/diffusion/schedule.py and flow.py map
+# each to its diffusers scheduler) and a hub pipeline's ("default": the scheduler the checkpoint ships with)
 DIFFUSION_SAMPLERS = ("ddpm", "ddim", "dpm++")
+FLOW_SAMPLERS = ("euler", "heun")  # a rectified-flow model's (models/diffusion/flow.py): first and second order
 HUB_SAMPLERS = ("default", "ddim", "dpm++")
 
 # on_step(steps_done, steps_total, previews) lets a UI stream intermediate results: counts run over

@@ -45,6 +45,9 @@ BUILTIN: dict[str, tuple[Callable, str]] = {
     "dit": (_latent("dit"), "Diffusion Transformer on VAE latents (AdaLN-Zero + cross-attention)"),
     "dit-layout": (_latent("dit-layout"), "the DiT reading the planner's layout as grounding tokens (LLM/rules -> "
                                           "layout tokens -> DiT)"),
+    "flow": (_latent("flow"), "the DiT trained with rectified flow (SD3/Flux's objective), sampled by flow-matching "
+                              "Euler"),
+    "dit-t5": (_latent("dit-t5"), "the DiT reading a frozen T5 text encoder (Imagen's choice) instead of CLIP's"),
     "gan": (_gan, "text-conditioned GAN (StyleGAN2-style or DCGAN, projection discriminator)"),
     "gan-layout": (_gan_layout, "the GAN reading the planner's caption, the layout's free choices (size, cell) "
                                 "drawn per image and written in"),

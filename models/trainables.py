@@ -42,6 +42,17 @@ def _text_encoder() -> Component:
     return training_component("tiny")
 
 
+def _text_t5_config() -> TrainConfig:
+    # span corruption on the world v2 caption stream; the loop's images are drawn and unused
+    return TrainConfig(steps=3000, batch_size=128, lr=1e-3, warmup_steps=200, cooldown_steps=1000, weight_decay=0.01,
+                       ema_decay=None, checkpoint_every=250, sample_every=10**9, data_seed=11)
+
+
+def _text_t5() -> Component:
+    from models.text.span_corruption import training_component
+    return training_component("small", data_seed=_text_t5_config().data_seed)
+
+
 def _clip_evaluator_config() -> TrainConfig:
     # the evaluation suite's CLIP (CLIP score, world FID features): a wider, deeper configuration, its own
     # initial weights and its own data stream, so no generator is graded by the encoder it was trained with
@@ -96,6 +107,29 @@ def _latent(kind: str) -> Callable[..., Component]:
         _latent_config(preset)  # the unknown-preset message
         return training_component(kind, preset)
     return component
+
+
+# `dit`'s budget: 14,000 steps of 32 images (its manifest: 11,000 on world v1, then 3,000 on v2), here all on
+# the current world's stream from the same data seed; the last 3,000 cool down as its runs did
+DIT_BUDGET_STEPS, DIT_BUDGET_COOLDOWN = 14_000, 3_000
+
+
+def _one_axis_config(preset: str) -> TrainConfig:
+    """flow and dit-t5: `dit`'s recipe and budget from scratch, so that one part differs (objective, encoder)."""
+    return dataclasses.replace(_latent_config(preset), steps=DIT_BUDGET_STEPS, cooldown_steps=DIT_BUDGET_COOLDOWN)
+
+
+def _flow(preset: str) -> Component:
+    from models.diffusion.latent import training_component
+    _latent_config(preset)  # the unknown-preset message
+    return training_component("dit", preset, name="flow", flow=True)
+
+
+def _dit_t5(preset: str) -> Component:
+    from models.diffusion.latent import training_component
+    from models.text.t5 import DEFAULT_PATH
+    _latent_config(preset)
+    return training_component("dit", preset, name="dit-t5", text_encoder_path=DEFAULT_PATH)
 
 
 def _dit_layout_config() -> TrainConfig:
@@ -177,6 +211,10 @@ TRAINABLES: dict[str, Trainable] = {
     "ldm": Trainable(_latent_config, _latent("unet"), CHECKPOINT_ROOT / "ldm", {"preset": "small-v"}),
     "dit": Trainable(_latent_config, _latent("dit"), CHECKPOINT_ROOT / "dit", {"preset": "small-v"}),
     "dit-layout": Trainable(_dit_layout_config, _dit_layout, CHECKPOINT_ROOT / "dit-layout"),
+    # one axis of the modern DiT recipe each: the objective (rectified flow) and the text encoder (frozen T5)
+    "flow": Trainable(_one_axis_config, _flow, CHECKPOINT_ROOT / "flow", {"preset": "small"}),
+    "text-t5": Trainable(_text_t5_config, _text_t5, CHECKPOINT_ROOT / "text-t5"),
+    "dit-t5": Trainable(_one_axis_config, _dit_t5, CHECKPOINT_ROOT / "dit-t5", {"preset": "small-v"}),
     # the shipped gan: preset dcgan (non-saturating loss, text losses on); the other GAN recipes
     # (minimax, WGAN, WGAN-GP, StyleGAN2) are named presets (models.gan.family.RECIPES)
     "gan": Trainable(_gan_config, _gan, CHECKPOINT_ROOT / "gan", {"preset": "dcgan"}),

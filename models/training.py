@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from diffusers.training_utils import EMAModel
 from PIL import Image
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file, load_model, save_model
 from tqdm import tqdm
 
 from models.checkpoints import CheckpointError, write_manifest
@@ -172,7 +172,7 @@ class _Run:
         self.step, self.wall, self.warm = saved["step"], saved["wall_time_s"], saved.get("warm_start")
         self.running = saved.get("running_loss")
         try:
-            self.network.load_state_dict(load_file(state_dir / "network.safetensors"))
+            load_model(self.network, str(state_dir / "network.safetensors"))
         except RuntimeError as error:  # another architecture or preset than the run was started with
             raise CheckpointError(f"cannot resume from {state_dir}: it holds another network than this command "
                                   f"builds ({str(error).strip().splitlines()[-1].strip()}); use the run's own options or "
@@ -190,7 +190,7 @@ class _Run:
         """Every file atomically, state.json last: a crash mid-checkpoint leaves a complete older state."""
         state_dir = self.state_dir
         with atomic_path(state_dir / "network.safetensors") as path:
-            save_file({k: v.detach().contiguous() for k, v in self.network.state_dict().items()}, path)
+            save_model(self.network, str(path), force_contiguous=True)  # tied weights (T5's shared embedding) stored once
         parts = {"optimizer.pt": self.optimizer.state_dict,
                  "ema.pt": self.ema.state_dict if self.ema is not None else None,
                  "extra.pt": self.component.extra_state}

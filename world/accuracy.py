@@ -129,11 +129,12 @@ def single_prompts(n: int, seed: int = EVAL_SEED, held_out: bool = False) -> lis
     return world_prompts(n, "single", seed, held_out)
 
 
-def score(generator, prompts: Sequence[str], guidance: float, steps: int, sampler: str | None = "ddim",
+def score(generator, prompts: Sequence[str], guidance: float, steps: int, sampler: str | None = None,
           seed: int = 0, batch: int = 16, targets: Sequence[str] | None = None, planner=None,
           options: dict | None = None) -> dict:
     """Generate one image per prompt (image i of one request, so seeds differ) and average the judgements.
 
+    `sampler` None: the generator's own default (DDIM for the built-in diffusion families, Euler for a flow).
     `prompts` are what a person typed and `targets` the world captions the images are judged against
     (default: the prompts themselves). A `planner` rewrites each prompt first; a prompt it finds outside
     the world still gets an image, so the noise of the others does not move, but counts as wrong: it is sent
@@ -162,5 +163,5 @@ def score(generator, prompts: Sequence[str], guidance: float, steps: int, sample
 
 
 def single_object_accuracy(generator, n_prompts: int = 100, guidance: float = 3.0, steps: int = 50,
-                           sampler: str | None = "ddim") -> dict:
+                           sampler: str | None = None) -> dict:
     return score(generator, single_prompts(n_prompts), guidance, steps, sampler)

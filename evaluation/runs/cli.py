@@ -120,7 +120,9 @@ def add_run(sub) -> None:
                         ".txt / .csv / .tsv (PartiPrompts) / .jsonl (GenEval) file (default shapes-quick)")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0, 5.0], help="comma-separated scales (default 1,3,5)")
     p.add_argument("--steps", type=_ints, default=[50], help="comma-separated sampling steps (default 50)")
-    p.add_argument("--samplers", type=_names, default=["ddim"], help="comma-separated: ddim, dpm++, ddpm (default ddim)")
+    p.add_argument("--samplers", type=_names, default=["ddim"],
+                   help="comma-separated: ddim, dpm++, ddpm (default ddim); a model offering none of them (flow: "
+                        "euler, heun) runs its own default")
     p.add_argument("--n", "--samples", dest="n", type=int, default=2,
                    help="samples per prompt (default 2); spell it --samples after torchrun / accelerate launch, "
                         "whose own options would swallow --n")
@@ -179,7 +181,9 @@ def add_accuracy(sub) -> None:
                    help="rewrite prompts before generating: none (default) | rules | lm:PATH | chat:URL[#MODEL]")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0], help="comma-separated scales (default 1,3)")
     p.add_argument("--steps", type=_step, default=50, help="sampling steps (default 50)")
-    p.add_argument("--sampler", default="ddim", help="ddim | dpm++ | ddpm (default ddim)")
+    p.add_argument("--sampler", default=None,
+                   help="ddim | dpm++ | ddpm for the diffusion families, euler | heun for flow (default: the model's "
+                        "own, ddim or euler)")
     p.add_argument("--layout", choices=("planner", "none"), default="planner",
                    help="layout-aware models (dit-layout, gan-layout): planner (default) | none (the caption alone)")
     p.add_argument("--n", type=int, default=200, help="number of prompts, one image each (default 200)")

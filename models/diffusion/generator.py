@@ -10,7 +10,7 @@ from typing import Callable
 import torch
 from PIL import Image
 
-from models.contract import (DIFFUSION_SAMPLERS, GenerationError, GeneratorBase, GeneratorInfo, ImageRequest,
+from models.contract import (DIFFUSION_SAMPLERS, FLOW_SAMPLERS, GenerationError, GeneratorBase, GeneratorInfo, ImageRequest,
                              StepCallback, batches, image_generator)
 from models.diffusion.schedule import Denoiser, NoiseSchedule
 from models.diffusion.guidance import sample
@@ -84,11 +84,12 @@ class DiffusionGenerator(GeneratorBase):
 
 
 def diffusion_info(name: str, family: str, parameters: int, resolution: int = 32, description: str = "",
-                   default_steps: int = 50, default_guidance: float = 3.0) -> GeneratorInfo:
+                   default_steps: int = 50, default_guidance: float = 3.0, flow: bool = False) -> GeneratorInfo:
+    """flow: a rectified-flow model, sampled by the flow-matching schedulers (Euler by default)."""
     return GeneratorInfo(name=name, family=family, conditioning="text", resolution=resolution,
                          parameters=parameters, default_steps=default_steps, default_guidance=default_guidance,
-                         guidance_applies=True, samplers=DIFFUSION_SAMPLERS, default_sampler="ddim",
-                         description=description)
+                         guidance_applies=True, samplers=FLOW_SAMPLERS if flow else DIFFUSION_SAMPLERS,
+                         default_sampler="euler" if flow else "ddim", description=description)
 
 
 def save_time_metrics(generator, prompts: int = 64, steps: int = 25) -> dict:

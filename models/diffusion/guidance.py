@@ -2,7 +2,8 @@
 
 Guidance   eps_hat = eps(empty) + s * (eps(y) - eps(empty)); s = 0 is unconditional, s = 1 conditional.
            Both halves run in one batched pass: [unconditional rows; conditional rows].
-Sampling   x_T ~ N(0, I) from each image's own generator, then the scheduler's steps down to x_0.
+Sampling   x_T ~ N(0, I) from each image's own generator, then the scheduler's steps down to x_0 (a flow's
+           velocity is guided the same way: both are linear in the network's output).
 """
 from __future__ import annotations
 
@@ -31,10 +32,11 @@ def sample(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_
     device = states.device
     # x_T ~ N(0, I), one independent stream per image
     x = torch.cat([torch.randn((1, *shape), generator=g) for g in generators]).to(device)  # [B,C,H,W]
-    x = x * scheduler.init_noise_sigma
+    x = x * getattr(scheduler, "init_noise_sigma", 1.0)  # flow-matching schedulers start from x_1 = eps as drawn
+    scale_input = getattr(scheduler, "scale_model_input", lambda x, t: x)  # flow-matching schedulers have none
     denoise_guided = _guided_denoiser(denoise, states, pooled, empty_states, empty_pooled, guidance)
     for index, t in enumerate(scheduler.timesteps):
-        eps = denoise_guided(scheduler.scale_model_input(x, t), t.expand(batch).to(device))  # [B,C,H,W]
+        eps = denoise_guided(scale_input(x, t), t.expand(batch).to(device))  # [B,C,H,W]
         # ancestral samplers draw their fresh noise per row from the same per-image generators
         x = scheduler.step(eps, t, x, generator=generators if len(generators) > 1 else generators[0]).prev_sample
         if on_step is not None:

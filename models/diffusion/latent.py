@@ -2,6 +2,8 @@
 
 Both share the VAE, the text encoder, the noise schedule, the objective and the
 training recipe; only the denoiser differs, as in the DiT paper's comparison.
+Two more axes swap one part of `dit` each: the objective (`flow`, rectified flow as in
+SD3 and Flux) and the text encoder (`dit-t5`, a frozen T5 encoder as in Imagen).
 """
 from __future__ import annotations
 
@@ -20,9 +22,11 @@ from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
 from models.diffusion.generator import DiffusionGenerator, diffusion_info, save_time_metrics, watch_line
 from models.diffusion.dit import DIT_CONFIGS
 from models.diffusion.dit import DiT, DiTConfig
+from models.diffusion.flow import FlowSchedule, flow_loss, read_schedule
+from models.diffusion.flow import objective as flow_objective
 from models.text.encoder import DEFAULT_PATH as TEXT_ENCODER_PATH
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
-from models.text.encoder import TextEncoder
+from models.text.t5 import load_text_encoder
 from models.diffusion.vae import DEFAULT_PATH as VAE_PATH
 from models.diffusion.vae import decode, encode
 from models.diffusion.vae import load as load_vae
@@ -61,6 +65,10 @@ DESCRIPTIONS = {
     "dit": "Diffusion Transformer: AdaLN-Zero blocks with cross-attention on 8x8x4 VAE latents",
     "dit-layout": "Diffusion Transformer reading the planner's layout as grounding tokens (gated self-attention) "
                   "beside cross-attention to the caption, on 8x8x4 VAE latents",
+    "flow": "the DiT trained with rectified flow (velocity target, logit-normal t) and sampled with the "
+            "flow-matching Euler scheduler, on 8x8x4 VAE latents",
+    "dit-t5": "the DiT cross-attending to a frozen T5 encoder's states (span-corruption pre-trained on the "
+              "world's captions), on 8x8x4 VAE latents",
 }
 
 
@@ -99,8 +107,8 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
     folder = pathlib.Path(folder)
     manifest = read_manifest(folder)
     kind = manifest["backbone"]
-    text_encoder = TextEncoder.from_pretrained(resolve_pin(folder, manifest["components"]["text_encoder"],
-                                                          TEXT_ENCODER_WEIGHTS))
+    text_encoder = load_text_encoder(resolve_pin(folder, manifest["components"]["text_encoder"],
+                                                 TEXT_ENCODER_WEIGHTS))
     vae_folder = resolve_pin(folder, manifest["components"]["vae"], "vae/diffusion_pytorch_model.safetensors")
     vae = load_vae(vae_folder).to(device)
     if kind == "unet":
@@ -111,16 +119,18 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
     else:
         network = load_dit(folder / "dit")
     grounded = kind == "dit" and network.config.grounding
+    schedule = read_schedule(manifest["schedule"])
+    described = "dit-layout" if grounded else manifest["family"] if manifest["family"] in DESCRIPTIONS else kind
     info = diffusion_info(manifest["name"], manifest["family"],
                           parameter_count(network, vae) + text_encoder.parameter_count(),
-                          description=DESCRIPTIONS["dit-layout" if grounded else kind])
+                          description=DESCRIPTIONS[described], flow=isinstance(schedule, FlowSchedule))
     if grounded:
         from models.diffusion.layout_generator import LayoutDiffusionGenerator
         family = LayoutDiffusionGenerator
     else:
         family = DiffusionGenerator
     return family(info, denoiser_of(kind, for_device(network, device)), text_encoder.to(device),
-                  NoiseSchedule(**manifest["schedule"]), sample_shape=LATENT_SHAPE,
+                  schedule, sample_shape=LATENT_SHAPE,
                   decode=lambda z: decode(vae, z), device=device)
 
 
@@ -130,13 +140,17 @@ def evaluate_saved(folder: pathlib.Path) -> dict:
 
 def training_component(kind: str, preset: str = "small", name: str | None = None,
                        text_encoder_path: pathlib.Path = TEXT_ENCODER_PATH, vae_path: pathlib.Path = VAE_PATH,
-                       init_seed: int = 0):
+                       init_seed: int = 0, flow: bool = False):
+    """flow: train with rectified flow instead of the preset's noise schedule (a "-v" preset is refused)."""
     from models.training import Component
 
     name = name or ("ldm" if kind == "unet" else "dit")
-    schedule = schedule_of(preset)
-    min_snr_gamma = None if schedule.zero_terminal_snr else 5.0  # the v recipe is unweighted, as the DDPM's
-    encoder = TextEncoder.from_pretrained(text_encoder_path)
+    if flow and preset.endswith("-v"):
+        raise ValueError(f"--preset {preset} names a v-prediction recipe; a flow model takes the backbone "
+                         f"alone: {backbone_preset(preset)}")
+    schedule = FlowSchedule() if flow else schedule_of(preset)
+    min_snr_gamma = None if flow or schedule.zero_terminal_snr else 5.0  # the v recipe is unweighted, as the DDPM's
+    encoder = load_text_encoder(text_encoder_path)
     vae = load_vae(vae_path)
     torch.manual_seed(init_seed)  # the initial weights are part of the recipe
     network = build_backbone(kind, preset, encoder.config.text_width, encoder.config.embed_dim)
@@ -147,15 +161,17 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
         with torch.no_grad():  # both frozen
             states, pooled = encoder(captions)
             latents = encode(vae, images, generator)  # [B,4,8,8], unit variance
+        if flow:
+            return flow_loss(denoise, latents, states, pooled, schedule, generator)
         return diffusion_loss(denoise, latents, states, pooled, schedule, generator, min_snr_gamma)
 
     def generator_for(net: torch.nn.Module) -> DiffusionGenerator:
-        return DiffusionGenerator(diffusion_info(name, name, 0), denoiser_of(kind, net), encoder, schedule,
+        return DiffusionGenerator(diffusion_info(name, name, 0, flow=flow), denoiser_of(kind, net), encoder, schedule,
                                   LATENT_SHAPE, decode=lambda z: decode(vae, z))
 
     def sample_grid(net: torch.nn.Module, step: int):
         from models.sample_grid import grid_of
-        return grid_of(generator_for(net), steps=25, guidance=3.0)
+        return grid_of(generator_for(net), steps=25, guidance=3.0)  # the family's default sampler
 
     def watch(net: torch.nn.Module, step: int) -> str:
         return watch_line(generator_for(net))
@@ -176,4 +192,5 @@ def training_component(kind: str, preset: str = "small", name: str | None = None
                      sample_grid=sample_grid, watch=watch,
                      weights="unet/diffusion_pytorch_model.safetensors" if kind == "unet" else "dit/model.safetensors",
                      extra_manifest={"backbone": kind, "schedule": dataclasses.asdict(schedule),
-                                     "objective": objective(schedule, min_snr_gamma) + " on VAE latents"})
+                                     "objective": (flow_objective(schedule) if flow else objective(schedule, min_snr_gamma))
+                                                  + " on VAE latents"})
