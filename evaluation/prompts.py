@@ -122,19 +122,21 @@ def _load_jsonl(path: pathlib.Path) -> list[PromptItem]:
 
 
 def load_prompts(spec: str) -> list[PromptItem]:
-    """A built-in set name (shapes-quick, shapes-full, shapes-<task>-<N>) or a .txt/.csv/.tsv/.jsonl file."""
+    """A built-in set name (shapes-quick, shapes-full, shapes-<task>-<N>, shapes-all-<N>: N of every task) or a
+    .txt/.csv/.tsv/.jsonl file."""
     if spec in BUILTIN_SETS:
         return world_set(*BUILTIN_SETS[spec])
     if spec.startswith("shapes-") and spec[7:].rpartition("-")[0]:  # shapes-novel-25, shapes-count-high-40
         task, _, count = spec[7:].rpartition("-")
-        if task in WORLD_TASKS and count.isdigit() and 0 < int(count) <= MAX_PER_TASK:
-            return world_set(int(count), (task,))
-        if task in WORLD_TASKS and count.isdigit():
+        tasks = WORLD_TASKS if task == "all" else (task,)
+        if set(tasks) <= set(WORLD_TASKS) and count.isdigit() and 0 < int(count) <= MAX_PER_TASK:
+            return world_set(int(count), tasks)
+        if set(tasks) <= set(WORLD_TASKS) and count.isdigit():
             raise PromptSetError(f"{spec}: from 1 to {MAX_PER_TASK} prompts per task")
     path = pathlib.Path(spec)
     if not path.is_file():
         raise PromptSetError(f"no prompt set {spec!r}: use {', '.join(BUILTIN_SETS)}, shapes-<task>-<N> "
-                             f"(task: {', '.join(WORLD_TASKS)}) or a .txt, .csv, .tsv or .jsonl file")
+                             f"(task: all, {', '.join(WORLD_TASKS)}) or a .txt, .csv, .tsv or .jsonl file")
     loader = {".txt": _load_text, ".csv": lambda p: _load_table(p, ","), ".tsv": lambda p: _load_table(p, "\t"),
               ".jsonl": _load_jsonl}.get(path.suffix.lower())
     if loader is None:

@@ -141,6 +141,6 @@ def add_parser(sub) -> None:
     e = sub.add_parser("export-prompts", help="write a prompt set in GenEval's layout for a job elsewhere",
                        description="OUT/<index>/metadata.jsonl and an empty OUT/<index>/samples/ per prompt, and "
                                    "OUT/evaluation_metadata.jsonl; fill samples/ and score it with `evaluation score`.")
-    e.add_argument("set", help="shapes-quick, shapes-full, shapes-<task>-<N>, or a prompt file")
+    e.add_argument("set", help="shapes-quick, shapes-full, shapes-<task>-<N>, shapes-all-<N>, or a prompt file")
     e.add_argument("out", help="a new folder")
     e.set_defaults(run=cmd_export_prompts)
