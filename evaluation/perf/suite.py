@@ -23,8 +23,9 @@ from evaluation.perf.hub import HubRow, compare_hub
 from evaluation.perf.generators import (BatchingRow, DefaultsRow, MfuRow, batching_row, measure_batching,
                                     measure_defaults, mfu_row)
 from evaluation.perf.timing import QUICK, PerfSettings, matmul_peak_gflops, progress
+from models.registry import BUILTIN
 
-BUILTIN_MODELS = ("ddpm", "ldm", "dit", "dit-layout", "gan", "gan-layout", "ar")
+BUILTIN_MODELS = tuple(BUILTIN)  # every built-in family, in the registry's order
 REPO = pathlib.Path(__file__).resolve().parents[2]
 DEMO_COMMAND = "python -m demo --time-compare"
 SECTIONS = ("models", "hub", "fid", "demo")  # models: (a), (b), (e), (g); hub: (c); fid: (d); demo: (f)
