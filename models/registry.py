@@ -38,6 +38,14 @@ def _ar(device: str):
     return ar.load(CHECKPOINT_ROOT / "ar", device=device)
 
 
+def _hybrid(device: str):
+    from models.hybrid import compose
+    return compose(load("ar", device), load("dit", device), device=device)
+
+
+# a family made of other built-ins' weights (no checkpoint of its own): name -> the built-ins it loads
+COMPOSED = {"ar+dit": ("ar", "dit")}
+
 # name -> (loader, one-line description)
 BUILTIN: dict[str, tuple[Callable, str]] = {
     "ddpm": (_ddpm, "pixel-space DDPM (U-Net, cross-attention, classifier-free guidance)"),
@@ -52,6 +60,7 @@ BUILTIN: dict[str, tuple[Callable, str]] = {
     "gan-layout": (_gan_layout, "the GAN reading the planner's caption, the layout's free choices (size, cell) "
                                 "drawn per image and written in"),
     "ar": (_ar, "autoregressive: a decoder-only transformer over FSQ image codes, prefixed by the caption's tokens"),
+    "ar+dit": (_hybrid, "ar drafts the image, dit finishes it (the draft noised part-way and denoised, SDEdit)"),
 }
 
 
@@ -69,6 +78,8 @@ def is_available(name: str) -> bool:
     """True when the generator's weights are on disk (it may still fail to load if corrupt)."""
     if hub.is_hub_name(name):
         return hub.is_on_disk(name)
+    if name in COMPOSED:
+        return all(is_available(part) for part in COMPOSED[name])
     return name in BUILTIN and (CHECKPOINT_ROOT / name / MANIFEST).is_file()
 
 
@@ -85,8 +96,10 @@ def load(name: str, device: str = "cpu"):
     if name not in BUILTIN:
         raise UnknownModel(name)
     if not is_available(name):
-        raise CheckpointError(f"{name} has no checkpoint in {CHECKPOINT_ROOT / name}: "
-                              f"run `python -m models train --model {name}`")
+        missing = next(part for part in COMPOSED.get(name, (name,)) if not is_available(part))
+        made_of = f" ({name} is made of {' and '.join(COMPOSED[name])})" if name in COMPOSED else ""
+        raise CheckpointError(f"{missing} has no checkpoint in {CHECKPOINT_ROOT / missing}: "
+                              f"run `python -m models train --model {missing}`{made_of}")
     return BUILTIN[name][0](device)
 
 
@@ -94,6 +107,9 @@ def checkpoint_fingerprint(name: str) -> str | None:
     """A short digest of a built-in checkpoint's weight hashes (from its manifest, nothing loaded);
     None for hub models and missing checkpoints, a CheckpointError for an unreadable manifest. It changes
     when the model is retrained."""
+    if name in COMPOSED:  # changes when any part is retrained
+        parts = [checkpoint_fingerprint(part) for part in COMPOSED[name]]
+        return None if None in parts else hashlib.sha256("+".join(parts).encode()).hexdigest()[:16]
     path = CHECKPOINT_ROOT / name / MANIFEST
     if name not in BUILTIN or not path.is_file():
         return None

@@ -26,13 +26,14 @@ from world import to_image
 class DiffusionGenerator(GeneratorBase):
     def __init__(self, info: GeneratorInfo, denoise: Denoiser, text_encoder: TextEncoder, schedule: NoiseSchedule,
                  sample_shape: tuple[int, int, int], decode: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                 device: str = "cpu"):
+                 device: str = "cpu", encode: Callable[[torch.Tensor], torch.Tensor] | None = None):
         self.info = info
         self.denoise = denoise
         self.text_encoder = text_encoder
         self.schedule = schedule
         self.sample_shape = sample_shape  # (C, H, W) of what the denoiser sees
         self.decode = decode or (lambda x: x)  # [B,C,h,w] -> images [B,3,H,W] in [-1,1]
+        self.encode = encode or (lambda x: x)  # images [B,3,H,W] in [-1,1] -> [B,C,h,w] (a finisher's input)
         self.device = device
 
     @torch.no_grad()

@@ -24,24 +24,52 @@ def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> to
 def sample(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_states: torch.Tensor,
            empty_pooled: torch.Tensor, shape: Sequence[int], generators: list[torch.Generator],
            schedule: NoiseSchedule, steps: int, guidance: float, sampler: str,
-           on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> torch.Tensor:
-    """Reverse process for a batch; row i draws all its noise from generators[i] alone."""
+           on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+           start: torch.Tensor | None = None, strength: float = 1.0) -> torch.Tensor:
+    """Reverse process for a batch; row i draws all its noise from generators[i] alone.
+
+    start [B,C,H,W], strength in [0, 1] (SDEdit): run only the last round(strength * steps) steps of the
+    schedule, from `start` noised to the level where they begin (strength 0 returns `start` as given)."""
     scheduler = schedule.scheduler(sampler)
     scheduler.set_timesteps(steps)
+    timesteps = scheduler.timesteps
     batch = states.shape[0]
     device = states.device
     # x_T ~ N(0, I), one independent stream per image
     x = torch.cat([torch.randn((1, *shape), generator=g) for g in generators]).to(device)  # [B,C,H,W]
-    x = x * getattr(scheduler, "init_noise_sigma", 1.0)  # flow-matching schedulers start from x_1 = eps as drawn
+    if start is not None:
+        timesteps = _last_steps(scheduler, round(strength * steps))
+        if len(timesteps) == 0:
+            return start
+        x = _noised(scheduler, start, x, timesteps[:1])
+    else:
+        x = x * getattr(scheduler, "init_noise_sigma", 1.0)  # flow-matching schedulers start from x_1 = eps as drawn
     scale_input = getattr(scheduler, "scale_model_input", lambda x, t: x)  # flow-matching schedulers have none
     denoise_guided = _guided_denoiser(denoise, states, pooled, empty_states, empty_pooled, guidance)
-    for index, t in enumerate(scheduler.timesteps):
+    for index, t in enumerate(timesteps):
         eps = denoise_guided(scale_input(x, t), t.expand(batch).to(device))  # [B,C,H,W]
         # ancestral samplers draw their fresh noise per row from the same per-image generators
         x = scheduler.step(eps, t, x, generator=generators if len(generators) > 1 else generators[0]).prev_sample
         if on_step is not None:
-            on_step(index + 1, len(scheduler.timesteps), x)
+            on_step(index + 1, len(timesteps), x)
     return x
+
+
+def _last_steps(scheduler, kept: int) -> torch.Tensor:
+    """The scheduler's last `kept` timesteps (a second-order scheduler's doubled entries counted once)."""
+    order = getattr(scheduler, "order", 1)
+    steps = (len(scheduler.timesteps) + order - 1) // order
+    first = (steps - kept) * order
+    if hasattr(scheduler, "set_begin_index"):  # schedulers that track their position start it there
+        scheduler.set_begin_index(first)
+    return scheduler.timesteps[first:]
+
+
+def _noised(scheduler, start: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """start taken forward to timestep t: q(x_t | x_0) for a noise schedule, the straight path for a flow."""
+    if hasattr(scheduler, "add_noise"):
+        return scheduler.add_noise(start, noise, t.to(torch.long).expand(start.shape[0]))
+    return scheduler.scale_noise(start, t.expand(start.shape[0]), noise)
 
 
 def _guided_denoiser(denoise: Denoiser, states: torch.Tensor, pooled: torch.Tensor, empty_states: torch.Tensor,

@@ -131,7 +131,8 @@ def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:
         family = DiffusionGenerator
     return family(info, denoiser_of(kind, for_device(network, device)), text_encoder.to(device),
                   schedule, sample_shape=LATENT_SHAPE,
-                  decode=lambda z: decode(vae, z), device=device)
+                  decode=lambda z: decode(vae, z), device=device,
+                  encode=lambda x: vae.encode(x).latent_dist.mode() * vae.config.scaling_factor)  # the posterior mean
 
 
 def evaluate_saved(folder: pathlib.Path) -> dict:
