@@ -30,8 +30,7 @@ ACCURACY = {
 
 @functools.lru_cache(maxsize=None)
 def images(name: str, kind: str, guidance: float):
-    return tuple(load(name).generate(world_prompts(16, kind), seed=0, steps=STEPS, guidance_scale=guidance,
-                                     sampler="ddim"))
+    return tuple(load(name).generate(world_prompts(16, kind), seed=0, steps=STEPS, guidance_scale=guidance))
 
 
 def right(name: str, kind: str, key: str, guidance: float) -> int:
@@ -104,7 +103,7 @@ def test_the_clips_shipped_weights_reproduce_their_zero_shot_accuracy(name):
 def loader(name: str):
     if name == "ddpm":
         from models.diffusion.pixel import load as load_folder
-    elif name in ("ldm", "dit", "dit-layout"):
+    elif name in ("ldm", "dit", "dit-layout", "flow", "dit-t5"):
         from models.diffusion.latent import load as load_folder
     elif name == "gan":
         from models.gan.family import load as load_folder
@@ -117,6 +116,9 @@ def loader(name: str):
     elif name == "vq":
         from models.ar.tokenizer import FSQTokenizer
         load_folder = FSQTokenizer.from_pretrained
+    elif name == "text-t5":
+        from models.text.t5 import T5TextEncoder
+        load_folder = T5TextEncoder.from_pretrained
     else:
         from models.text.encoder import TextEncoder
         load_folder = TextEncoder.from_pretrained
@@ -142,7 +144,8 @@ def flip_last_byte(path: pathlib.Path) -> bytes:
 
 
 def test_every_checkpoint_ships_with_a_manifest():
-    assert SHIPPED == ["ar", "clip-evaluator", "ddpm", "dit", "dit-layout", "gan", "gan-layout", "ldm", "text-encoder", "vae", "vq"]
+    assert SHIPPED == ["ar", "clip-evaluator", "ddpm", "dit", "dit-layout", "gan", "gan-layout", "ldm", "text-encoder",
+                       "text-t5", "vae", "vq"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
