@@ -116,8 +116,9 @@ def add_run(sub) -> None:
     p.add_argument("--models", type=_names, required=True, help="comma-separated generators: built-in names (ddpm,ldm,dit,gan), hub:FOLDER, "
                         "or your own as package.module:attribute (an object, factory or generate(prompts, seed))")
     p.add_argument("--prompts", default="shapes-quick",
-                   help="shapes-quick (40), shapes-full (400), shapes-<single|pair|count|novel>-<N>, or a "
-                        ".txt / .csv / .tsv (PartiPrompts) / .jsonl (GenEval) file (default shapes-quick)")
+                   help="shapes-quick (40, the v1 tasks), shapes-v2-quick (90), shapes-full (900: 100 of each of the "
+                        "nine tasks), shapes-<task>-<N>, shapes-all-<N>, or a .txt / .csv / .tsv (PartiPrompts) / "
+                        ".jsonl (GenEval) file (default shapes-quick)")
     p.add_argument("--guidance", type=_floats, default=[1.0, 3.0, 5.0], help="comma-separated scales (default 1,3,5)")
     p.add_argument("--steps", type=_ints, default=[50], help="comma-separated sampling steps (default 50)")
     p.add_argument("--samplers", type=_names, default=["ddim"],
