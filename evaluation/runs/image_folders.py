@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import pathlib
 
 from evaluation.prompts import PromptItem
+from models.contract import MAX_SEED
 from models.files import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
@@ -51,25 +53,33 @@ def layout_of(folder: pathlib.Path) -> str:
 def read_folder(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedImage]:
     """Every image of the folder placed in the prompt set; an ImageFolderError for a prompt not in the set."""
     folder = pathlib.Path(folder)
-    placed = _read_geneval(folder, prompts) if layout_of(folder) == "geneval" else _read_flat(folder, prompts)
+    lookup = PromptLookup(prompts)
+    placed = _read_geneval(folder, lookup) if layout_of(folder) == "geneval" else _read_flat(folder, lookup)
     if not placed:
         raise ImageFolderError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
     return placed
 
 
-def _index_of(prompt: str, prompts: list[PromptItem], where: str, hint: int | None = None) -> int:
-    """The prompt's index in the set (the folder number when that prompt is there, else its first match)."""
-    text = " ".join(str(prompt).split())
-    if hint is not None and 0 <= hint < len(prompts) and prompts[hint].prompt == text:
-        return hint
-    for index, item in enumerate(prompts):
-        if item.prompt == text:
-            return index
-    raise ImageFolderError(f"{where}: prompt {text[:80]!r} is not in the prompt set; score with the set the images "
-                           f"were made for (--prompts)")
+class PromptLookup:
+    """A prompt's index in the set by a dict, not a scan: a folder of 100k images is placed in one pass."""
+
+    def __init__(self, prompts: list[PromptItem]):
+        self.prompts, self.first = prompts, {}
+        for index, item in enumerate(prompts):
+            self.first.setdefault(item.prompt, index)
+
+    def index(self, prompt: str, where: str, hint: int | None = None) -> int:
+        """The prompt's index (the folder number when that prompt is there, else its first match)."""
+        text = " ".join(str(prompt).split())
+        if hint is not None and 0 <= hint < len(self.prompts) and self.prompts[hint].prompt == text:
+            return hint
+        if text not in self.first:
+            raise ImageFolderError(f"{where}: prompt {text[:80]!r} is not in the prompt set; score with the set the "
+                                   f"images were made for (--prompts)")
+        return self.first[text]
 
 
-def _read_geneval(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedImage]:
+def _read_geneval(folder: pathlib.Path, lookup: PromptLookup) -> list[PlacedImage]:
     placed = []
     for child in sorted(c for c in folder.iterdir() if c.is_dir() and (c / METADATA).is_file()):
         where = child / METADATA
@@ -80,31 +90,55 @@ def _read_geneval(folder: pathlib.Path, prompts: list[PromptItem]) -> list[Place
             record = None
         if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
             raise ImageFolderError(f"{where}: expected a JSON object with a \"prompt\" string")
-        index = _index_of(record["prompt"], prompts, str(where), int(child.name) if child.name.isdigit() else None)
+        index = lookup.index(record["prompt"], str(where), int(child.name) if _is_number(child.name) else None)
         files = sorted(p for p in (child / "samples").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         placed += [PlacedImage(path, index, sample, None) for sample, path in enumerate(files)]
     return placed
 
 
-def _read_flat(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedImage]:
+def _is_number(text: str) -> bool:
+    """ASCII digits only: str.isdigit also says yes to '²', which int() refuses."""
+    return text.isascii() and text.isdigit()
+
+
+def _table_records(table: pathlib.Path) -> list[tuple[int, dict]]:
+    """(line, row) of every record of images.csv; bad bytes, a runaway quote or an oversized field as one line."""
+    data = table.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ImageFolderError(f"{table}:{line}: not UTF-8 text") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    records, line = [], 1
+    try:
+        if not reader.fieldnames or not {"file", "prompt"} <= set(reader.fieldnames):  # reads the header
+            raise ImageFolderError(f"{table}:1: the header must name file and prompt (and optionally seed), "
+                                   f"got {','.join(reader.fieldnames or [])[:200]!r}")
+        while True:
+            line = reader.line_num + 1  # a record may span lines: name the one it starts on
+            row = next(reader, None)
+            if row is None:
+                return records
+            records.append((line, row))
+    except csv.Error as error:  # a field over csv's 128 kB limit, a NUL byte
+        raise ImageFolderError(f"{table}:{line}: unreadable row ({error})") from None
+
+
+def _read_flat(folder: pathlib.Path, lookup: PromptLookup) -> list[PlacedImage]:
     table = folder / FLAT_TABLE
-    with open(table, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"file", "prompt"} <= set(reader.fieldnames):
-            raise ImageFolderError(f"{table}: the header must name file and prompt (and optionally seed), "
-                                   f"got {','.join(reader.fieldnames or [])!r}")
-        samples: dict[int, int] = {}
-        placed = []
-        for line, row in enumerate(reader, start=2):
-            path = (folder / (row["file"] or "")).resolve()
-            if not row["file"] or not path.is_file() or not path.is_relative_to(folder.resolve()):
-                raise ImageFolderError(f"{table}:{line}: no image {row['file']!r} inside {folder}")
-            seed = (row.get("seed") or "").strip()
-            if seed and not seed.isdigit():
-                raise ImageFolderError(f"{table}:{line}: seed must be a non-negative integer, got {seed!r}")
-            index = _index_of(row["prompt"] or "", prompts, f"{table}:{line}")
-            samples[index] = samples.get(index, -1) + 1
-            placed.append(PlacedImage(path, index, samples[index], int(seed) if seed else None))
+    inside, samples, placed = folder.resolve(), {}, []
+    for line, row in _table_records(table):
+        name = row["file"] or ""
+        path = (folder / name).resolve()
+        if not name or not path.is_file() or not path.is_relative_to(inside):
+            raise ImageFolderError(f"{table}:{line}: no image {name[:80]!r} inside {folder}")
+        seed = (row.get("seed") or "").strip()
+        if seed and not (_is_number(seed) and int(seed) <= MAX_SEED):
+            raise ImageFolderError(f"{table}:{line}: seed must be an integer from 0 to {MAX_SEED}, got {seed[:40]!r}")
+        index = lookup.index(row["prompt"] or "", f"{table}:{line}")
+        samples[index] = samples.get(index, -1) + 1
+        placed.append(PlacedImage(path, index, samples[index], int(seed) if seed else None))
     return placed
 
 
