@@ -14,12 +14,14 @@ import pathlib
 import gradio as gr
 from PIL import Image
 
+from models.registry import BUILTIN
+
 FIGURES = (("fid_vs_clip.png", "FID vs CLIP score across guidance"),
            ("accuracy_vs_guidance.png", "Accuracy vs guidance, per task"))
 MAX_JSON_BYTES = 50 * 2**20  # a run's metrics.json is kilobytes; anything this big is not one
 PRECOMPUTED = pathlib.Path(__file__).parent / "precomputed"  # a run shipped with the demo, shown on a first visit
 QUICK_NAME = "quick"  # the folder of the app's own quick evaluation
-QUICK_COMMAND = "--models ddpm,ldm,dit,dit-layout,gan,gan-layout,ar --guidance 3 --prompts shapes-v2-quick --n 1"
+QUICK_COMMAND = f"--models {','.join(BUILTIN)} --guidance 3 --prompts shapes-v2-quick --n 1"  # every built-in family
 
 
 class RunError(ValueError):

@@ -21,12 +21,15 @@ from PIL import Image
 
 from demo.verdicts import verdict, verdict_line, world_caption, world_tile
 from models.checkpoints import CheckpointError
-from models.contract import DIFFUSION_SAMPLERS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS, GenerationError
+from models.contract import (DIFFUSION_SAMPLERS, FLOW_SAMPLERS, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_STEPS,
+                             GenerationError)
 from models.registry import available, load
 from models.text.planners import make_planner
 from world.layout import Layout, draw_layout
 
-SAMPLERS = list(DIFFUSION_SAMPLERS)  # the built-in samplers (the contract's); hub pipelines offer their own
+# the built-in samplers (the contract's: the diffusion families' and a flow's); a model given one it lacks runs its
+# own default (sampler_for), and hub pipelines offer their own
+SAMPLERS = list(DIFFUSION_SAMPLERS) + list(FLOW_SAMPLERS)
 DISPLAY = 256  # 32x32 images are shown enlarged, with nearest-neighbour pixels
 MAX_SCALES = 8  # guidance scales in one sweep
 
