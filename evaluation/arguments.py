@@ -60,6 +60,16 @@ def ints(text: str) -> list[int]:
     return list(dict.fromkeys(values))  # 50,50 is one setting, made once
 
 
+def seed(text: str) -> int:
+    """A seed: plain ASCII digits from 0 to the contract's MAX_SEED (int() also takes '+5', '1_0' and ' ٣')."""
+    from models.contract import MAX_SEED
+
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > len(str(MAX_SEED)) or int(digits) > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed is an integer from 0 to {MAX_SEED}, got {text[:40]!r}")
+    return int(digits)
+
+
 def truncations(text: str) -> list[float]:
     """Comma-separated truncation psi, each a finite number from 0 to 2 (the GAN family's accepted range)."""
     try:

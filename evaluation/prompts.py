@@ -121,6 +121,13 @@ def _load_jsonl(path: pathlib.Path) -> list[PromptItem]:
     return items
 
 
+def _is_file(path: pathlib.Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # a name too long for the filesystem is no file either
+        return False
+
+
 def load_prompts(spec: str) -> list[PromptItem]:
     """A built-in set name (shapes-quick, shapes-full, shapes-<task>-<N>, shapes-all-<N>: N of every task) or a
     .txt/.csv/.tsv/.jsonl file."""
@@ -129,13 +136,14 @@ def load_prompts(spec: str) -> list[PromptItem]:
     if spec.startswith("shapes-") and spec[7:].rpartition("-")[0]:  # shapes-novel-25, shapes-count-high-40
         task, _, count = spec[7:].rpartition("-")
         tasks = WORLD_TASKS if task == "all" else (task,)
-        if set(tasks) <= set(WORLD_TASKS) and count.isdigit() and 0 < int(count) <= MAX_PER_TASK:
+        number = count.isascii() and count.isdigit()  # str.isdigit alone says yes to '²', which int() refuses
+        if set(tasks) <= set(WORLD_TASKS) and number and len(count) < 9 and 0 < int(count) <= MAX_PER_TASK:
             return world_set(int(count), tasks)
-        if set(tasks) <= set(WORLD_TASKS) and count.isdigit():
-            raise PromptSetError(f"{spec}: from 1 to {MAX_PER_TASK} prompts per task")
+        if set(tasks) <= set(WORLD_TASKS) and number:  # refused before a single prompt is built
+            raise PromptSetError(f"{spec[:80]}: from 1 to {MAX_PER_TASK} prompts per task")
     path = pathlib.Path(spec)
-    if not path.is_file():
-        raise PromptSetError(f"no prompt set {spec!r}: use {', '.join(BUILTIN_SETS)}, shapes-<task>-<N> "
+    if not _is_file(path):
+        raise PromptSetError(f"no prompt set {spec[:80]!r}: use {', '.join(BUILTIN_SETS)}, shapes-<task>-<N> "
                              f"(task: all, {', '.join(WORLD_TASKS)}) or a .txt, .csv, .tsv or .jsonl file")
     loader = {".txt": _load_text, ".csv": lambda p: _load_table(p, ","), ".tsv": lambda p: _load_table(p, "\t"),
               ".jsonl": _load_jsonl}.get(path.suffix.lower())

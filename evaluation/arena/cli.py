@@ -5,6 +5,8 @@ import argparse
 import pathlib
 import sys
 
+from evaluation.arguments import seed
+
 
 def _error(message: str) -> None:
     print(f"error: {message}", file=sys.stderr)
@@ -41,5 +43,5 @@ def add_parser(sub) -> None:
     p.add_argument("path", help="the votes database (python -m demo --arena-db PATH)")
     p.add_argument("--export", default=None, help="also write every vote to this .csv or .jsonl file")
     p.add_argument("--bootstrap", type=int, default=200, help="bootstrap resamples for the intervals (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the bootstrap resampling (default 0)")
     p.set_defaults(run=cmd_arena)

@@ -6,7 +6,7 @@ import json
 import time
 
 from evaluation.arguments import (batch_size as _batch_size, device as _device, fail, floats as _floats,
-                                 ints as _ints, layouts as _layouts, names as _names, step as _step,
+                                 ints as _ints, layouts as _layouts, names as _names, seed as _seed, step as _step,
                                  truncations as _truncations)
 
 
@@ -14,6 +14,7 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
     from evaluation import paraphrases
     from world.accuracy import score, world_prompts
     from models.checkpoints import CheckpointError
+    from models.contract import GenerationError
     from evaluation.runs.custom_models import CustomModelError, load_generator
     from models.text.planners import make_planner
 
@@ -41,8 +42,11 @@ def cmd_accuracy(args: argparse.Namespace) -> None:
         for guidance in args.guidance:
             started = time.perf_counter()
             aware = getattr(generator, "layout_aware", False)
-            result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler,
-                           targets=targets, planner=planner, options={"layout": args.layout} if aware else None)
+            try:
+                result = score(generator, prompts, guidance=guidance, steps=args.steps, sampler=args.sampler,
+                               targets=targets, planner=planner, options={"layout": args.layout} if aware else None)
+            except GenerationError as error:  # a bad request, or a user model's wrong answer: one line
+                fail(error)
             rows.append({"model": name, "task": args.task, "planner": args.planner, "guidance": guidance,
                          "layout": args.layout if aware else None,
                          "steps": args.steps, "sampler": args.sampler, **result,
@@ -75,7 +79,9 @@ def cmd_run(args: argparse.Namespace) -> None:
                          floor=not args.no_floor)
     try:
         result = run(options)
-    except (FeatureError, PromptSetError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
+    except PromptSetError as error:
+        fail(PromptSetError(f"--prompts: {error}"))
+    except (FeatureError, CheckpointError, GenerationError, UnknownModel, ValueError, OSError) as error:
         fail(error)
     except KeyboardInterrupt:
         raise SystemExit("interrupted: every finished image is kept; rerun the same command to continue")
@@ -127,7 +133,7 @@ def add_run(sub) -> None:
     p.add_argument("--n", "--samples", dest="n", type=int, default=2,
                    help="samples per prompt (default 2); spell it --samples after torchrun / accelerate launch, "
                         "whose own options would swallow --n")
-    p.add_argument("--seed", type=int, default=0, help="base seed; image (prompt j, sample k) uses seed + 1000 j + k")
+    p.add_argument("--seed", type=_seed, default=0, help="base seed; image (prompt j, sample k) uses seed + 1000 j + k")
     p.add_argument("--out", required=True, help="the run directory (created, or continued)")
     p.add_argument("--device", default="auto", help="auto (CUDA with autocast when present, default) | cpu | cuda")
     p.add_argument("--features", type=_names, default=["world"],
@@ -175,7 +181,7 @@ def add_accuracy(sub) -> None:
                         "single-full: single objects with size, color, shape and position all given; novel: single "
                         "objects of the held-out pairs; paraphrase: the planner's hand-written free-text set "
                         "(evaluation/prompt_sets/paraphrases.tsv), judged by meaning")
-    p.add_argument("--prompt-seed", type=int, default=None,
+    p.add_argument("--prompt-seed", type=_seed, default=None,
                    help="draw the world prompts from this seed instead of the evaluation stream's (2024): a fresh "
                         "set nobody tuned on")
     p.add_argument("--planner", default="none",

@@ -50,7 +50,7 @@ def import_spec(spec: str, device: str = "cpu"):
     except ModuleNotFoundError as error:
         raise CustomModelError(f"--models {spec}: cannot import {module_name} ({error}); run from the folder that "
                                f"holds it or put it on PYTHONPATH") from None
-    except Exception as error:  # the user's module raised while importing: say what, on one line
+    except (Exception, SystemExit) as error:  # it raised, or called sys.exit, while importing: one line, not exit 0
         raise CustomModelError(f"--models {spec}: importing {module_name} failed: {type(error).__name__}: "
                                f"{_first_line(error)}") from None
     target = module
@@ -71,7 +71,7 @@ def adapt(target, name: str, device: str = "cpu", factory_allowed: bool = True):
     if factory_allowed and _is_factory(target):
         try:
             made = target(device=device) if _accepts(target, "device") else target()
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             raise CustomModelError(f"{name}: the factory raised {type(error).__name__}: {_first_line(error)}") from None
         return adapt(made, name, device, factory_allowed=False)
     if callable(target):
@@ -124,6 +124,16 @@ def _first_line(error: BaseException) -> str:
     return (str(error).splitlines() or [""])[0]
 
 
+def guarded(name: str, call: Callable, *args, **kwargs):
+    """A user model's call; whatever it raises (but a GenerationError) becomes one line naming the model."""
+    try:
+        return call(*args, **kwargs)
+    except GenerationError:
+        raise
+    except (Exception, SystemExit) as error:
+        raise GenerationError(f"{name} raised {type(error).__name__}: {_first_line(error)[:200]}") from error
+
+
 def checked_images(images, expected: int, name: str) -> list[Image.Image]:
     """`images` when it is a list of `expected` RGB PIL images; else a one-line GenerationError."""
     if not isinstance(images, (list, tuple)):
@@ -159,7 +169,7 @@ def call_by_seed(generate: Callable, requests: Sequence[ImageRequest], name: str
     for run in same_seed_runs(requests):
         offset = run[0].index
         prompts = [run[0].prompt] * offset + [r.prompt for r in run]
-        made = checked_images(generate(prompts, run[0].seed, **options), len(prompts), name)
+        made = checked_images(guarded(name, generate, prompts, run[0].seed, **options), len(prompts), name)
         images += made[offset:]
         if on_step is not None:
             on_step(len(images), len(requests), list(images))
@@ -198,7 +208,8 @@ class CheckedGenerator:
         return getattr(self.inner, attribute)
 
     def generate(self, prompts: Sequence[str], seed: int, **options) -> list[Image.Image]:
-        return checked_images(self.inner.generate(prompts, seed, **options), len(prompts), self.name)
+        return checked_images(guarded(self.name, self.inner.generate, prompts, seed, **options), len(prompts),
+                              self.name)
 
     def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
                           guidance_scale: float | None = None, sampler: str | None = None,
@@ -206,6 +217,7 @@ class CheckedGenerator:
                           **extra) -> list[Image.Image]:
         options = dict(steps=steps, guidance_scale=guidance_scale, sampler=sampler, **extra)
         if callable(getattr(self.inner, "generate_requests", None)):
-            images = self.inner.generate_requests(requests, on_step=on_step, batch_size=batch_size, **options)
+            images = guarded(self.name, self.inner.generate_requests, requests, on_step=on_step,
+                             batch_size=batch_size, **options)
             return checked_images(images, len(requests), self.name)
         return call_by_seed(self.inner.generate, requests, self.name, on_step, **options)

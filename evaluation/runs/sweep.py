@@ -19,7 +19,7 @@ from tqdm import tqdm
 from evaluation.prompts import PromptItem
 from evaluation.store import RunStore
 from models.acceleration import autocast, compile_generator
-from models.contract import ImageRequest, batches, default_batch_size
+from models.contract import MAX_SEED, ImageRequest, batches, default_batch_size
 from models.devices import resolve_device
 from models.files import atomic_write
 from world.accuracy import judge
@@ -251,6 +251,16 @@ def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
 
 def run(options: RunOptions, generators: dict | None = None) -> dict:
     """Generate what is missing, then metrics and reports; returns {"generated", "images", "report", "rows"}.
+def check_seeds(seed: int, prompts: int, n: int) -> None:
+    """Every image's seed (seed + 1000 j + k) within the contract's range, checked before any model loads."""
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"--seed must be an integer from 0 to {MAX_SEED}, got {seed!r}")
+    last = run_seed(seed, prompts - 1, n - 1)
+    if last > MAX_SEED:
+        raise ValueError(f"--seed {seed}: image seeds run from it to {last} on {prompts} prompts x {n} samples; "
+                         f"keep them within {MAX_SEED}")
+
+
     `generators` maps names in options.models to objects already made (the Python API's own models)."""
     from evaluation.runs.custom_models import is_custom_spec, load_generator
 
@@ -264,6 +274,7 @@ def run(options: RunOptions, generators: dict | None = None) -> dict:
     options, generators = _with_floor(options, prompts, generators)
     # the user's package.module:attribute models are imported first: a wrong name fails before any work
     generators = {**{name: load_generator(name, device) for name in options.models if is_custom_spec(name)},
+    check_seeds(options.seed, len(prompts), options.n)
                   **(generators or {})}
     for kind in options.features:  # fail before generating anything, but load the extractors only when needed
         check_available(kind, options.inception_weights)
