@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from demo.port import port_number, unusable
 from models.devices import DEVICE_HELP, resolve_device
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m demo", description="GenBench: every generator side by side.")
-    p.add_argument("--port", type=int, default=7860, help="port to serve on (default 7860)")
+    p.add_argument("--port", type=port_number, default=7860, help="port to serve on, 1 to 65535 (default 7860)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 to serve a network)")
     p.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     p.add_argument("--models", default=None,
@@ -55,6 +56,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"demo compare, default settings, {len(names)} generators ({', '.join(names)}), device {device}: "
               f"{seconds} s per call")
         return
+    problem = unusable(args.host, args.port)  # now, not after the models have loaded
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(2)
     from demo.app import build
     app = build(names, device=device, planner=args.planner, queue_size=args.queue_size, runs=args.runs,
                 arena_db=args.arena_db)

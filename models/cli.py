@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import shlex
 import sys
@@ -28,6 +29,13 @@ def fail(message: str, code: int = 2) -> None:
 
 def check_output_folder(path: pathlib.Path) -> None:
     try:
+def check_finite(args: argparse.Namespace) -> None:
+    """Every number given as a flag is finite: argparse's float() takes 'nan' and 'inf', which train to NaN."""
+    for name, value in vars(args).items():
+        if isinstance(value, float) and not math.isfinite(value):
+            fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+
+
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".genbench-write-test"
         probe.write_bytes(b"")
@@ -38,6 +46,11 @@ def check_output_folder(path: pathlib.Path) -> None:
 
 def check_sample_args(args: argparse.Namespace) -> str:
     """The checks that cost no model load, with the contract's request limits; returns the device."""
+    check_finite(args)
+    if args.temperature is not None and not args.temperature > 0:
+        fail(f"--temperature must be above 0, got {args.temperature:g}")
+    if args.top_k is not None and args.top_k < 0:
+        fail(f"--top-k must be 0 (all codes) or more, got {args.top_k}")
     if args.model not in BUILTIN and not hub.is_hub_name(args.model):
         fail(str(UnknownModel(args.model)))
     if args.truncation is not None:
@@ -167,6 +180,7 @@ def resolve_training(args: argparse.Namespace):
     if args.model not in TRAINABLES:
         fail(f"unknown model {args.model!r}; trainable: {', '.join(TRAINABLES)}")
     if args.steps is not None and args.steps <= 0:
+    check_finite(args)
         fail("--steps must be positive")
     if args.batch_size is not None and args.batch_size <= 0:
         fail("--batch-size must be positive")
