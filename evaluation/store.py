@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import pathlib
@@ -26,6 +27,7 @@ import weakref
 from PIL import Image, PngImagePlugin
 
 from models.files import atomic_path, atomic_write, sync_folder
+from models.safe_files import FileRefused, image_size, open_for_write, read_bytes, set_aside
 
 try:
     import fcntl
@@ -42,6 +44,7 @@ COLUMNS = ("key", "model", "family", "setting", "sampler", "steps", "guidance", 
 # what metrics and reports read from every row: a row without one of these is unreadable
 REQUIRED = ("key", "model", "family", "setting", "sampler", "steps", "guidance", "prompt_index", "sample", "seed",
             "category", "target", "clip_score", "correct", "color_shape", "latency_s", "file")
+MAX_TABLE_BYTES = 1 << 30  # rows.jsonl of a million images is about 600 MB
 SAFE_NAME = re.compile(r"[A-Za-z0-9+-][A-Za-z0-9.+-]{0,119}")
 
 
@@ -90,6 +93,7 @@ class RunStore:
         self.root = pathlib.Path(root)
         self.rank = rank
         make_folders(self.root / "images")
+        self.sizes: dict[pathlib.Path, tuple[int, int]] = {}  # model/setting folder -> its images' one size
         self.rows_path = self.root / ("rows.jsonl" if rank == 0 else f"rows.{rank}.jsonl")
 
     def image_path(self, model: str, setting: str, prompt_index: int, sample: int, seed: int) -> pathlib.Path:
@@ -120,7 +124,12 @@ class RunStore:
         return found
 
     def _read_table(self, path: pathlib.Path) -> list[dict]:
-        lines = path.read_bytes().split(b"\n")
+        try:  # never through a link, never blocking on a FIFO
+            lines = read_bytes(path, limit=MAX_TABLE_BYTES).split(b"\n")
+        except (FileRefused, OSError) as error:
+            print(f"warning: {(str(error).splitlines() or [path])[0]}; its rows are read back from the PNGs",
+                  file=sys.stderr)
+            return []
         rows, bad = [], []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -152,6 +161,7 @@ class RunStore:
         """Write the image (with its row inside), then append the row: the image is the record."""
         path = self.root / row["file"]
         make_folders(path.parent)
+        self._check_size(path.parent, image, row)
         meta = PngImagePlugin.PngInfo()
         meta.add_text(ROW_CHUNK, json.dumps(row))
         with atomic_path(path) as temporary:  # fsyncs the PNG and its folder
@@ -163,6 +173,17 @@ class RunStore:
             os.fsync(handle.fileno())
         if created:
             sync_folder(self.root)
+
+    def _check_size(self, folder: pathlib.Path, image: Image.Image, row: dict) -> None:
+        """One size per model and setting (their features are stacked): another one is a StoreError, before
+        anything is written."""
+        if folder not in self.sizes:
+            self.sizes[folder] = next((size for size in map(_size_or_none, sorted(folder.glob("*.png"))) if size),
+                                      image.size)
+        if image.size != self.sizes[folder]:
+            width, height = self.sizes[folder]
+            raise StoreError(f"{row.get('model')} ({row.get('setting')}): a {image.size[0]}x{image.size[1]} image "
+                             f"after {width}x{height} ones; every image of a model and setting must have one size")
 
     def write_csv(self, rows: dict[str, dict]) -> None:
         def write(handle) -> None:
@@ -186,7 +207,7 @@ def valid_row(row: dict, root: pathlib.Path) -> bool:
     """Every field the metrics read, a string key, and a file that is a relative path inside RUN_DIR/images."""
     if any(name not in row for name in REQUIRED) or not isinstance(row["key"], str) or not row["key"]:
         return False
-    if not all(isinstance(row[name], str) for name in ("model", "setting", "file")):
+    if not all(isinstance(row[name], str) for name in ("model", "setting", "file")) or not _typed(row):
         return False
     file = pathlib.PurePosixPath(row["file"])
     if file.is_absolute() or ".." in file.parts or file.parts[:1] != ("images",) or "\\" in row["file"]:
@@ -197,12 +218,31 @@ def valid_row(row: dict, root: pathlib.Path) -> bool:
         return False
 
 
+def _size_or_none(png: pathlib.Path) -> tuple[int, int] | None:
+    try:
+        return image_size(png)
+    except (FileRefused, OSError):
+        return None
+
+
+def _typed(row: dict) -> bool:
+    """The numbers the metrics add up are numbers, the verdicts booleans (or None where nothing was judged)."""
+    def number(value, empty=True):
+        return (empty and value is None) or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+    return (all(number(row[name], empty=False) and isinstance(row[name], int) for name in ("prompt_index", "sample", "seed"))
+            and all(number(row[name]) for name in ("clip_score", "latency_s", "guidance", "steps"))
+            and all(row[name] is None or isinstance(row[name], bool) for name in ("correct", "color_shape"))
+            and all(row[name] is None or isinstance(row[name], str) for name in ("target", "family", "sampler"))
+            and isinstance(row["category"], str))
+
+
 def read_row(png: pathlib.Path) -> dict | None:
     try:
-        with Image.open(png) as image:
+        with Image.open(io.BytesIO(read_bytes(png))) as image:  # a link or a FIFO named like a PNG: refused
             text = image.text.get(ROW_CHUNK)  # type: ignore[attr-defined]
         row = json.loads(text) if text else None
-    except (OSError, ValueError, SyntaxError, RecursionError):
+    except (OSError, ValueError, SyntaxError, RecursionError):  # FileRefused is a ValueError
         return None
     return row if isinstance(row, dict) else None
 
@@ -230,7 +270,11 @@ def _acquire(root: pathlib.Path) -> str:
 def _lock_file(root: pathlib.Path) -> int | None:
     if fcntl is None:
         return None
-    descriptor = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:  # a link planted at .lock must not make the run write its PID through it
+        descriptor = open_for_write(root / LOCK_FILE, truncate=False, read_too=True)
+    except FileRefused as refused:
+        set_aside(root / LOCK_FILE, str(refused).removeprefix(f"{root / LOCK_FILE} "), "a fresh lock made")
+        descriptor = open_for_write(root / LOCK_FILE, truncate=False, read_too=True)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the kernel drops it when the process dies
     except OSError:

@@ -13,8 +13,10 @@ from models.acceleration import autocast, compile_generator
 from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest
 from models.contract import GenerationError, GeneratorInfo, check_batch_size, check_request, check_truncation
 from models.devices import resolve_device
+from models.files import atomic_path
 from models import hub
 from models.registry import BUILTIN, UnknownModel, is_available, load
+from models.safe_files import check_writable
 
 MAX_IMAGES = 1000
 # what sample checks a request against before any model loads: the contract's limits, no model's defaults
@@ -27,8 +29,6 @@ def fail(message: str, code: int = 2) -> None:
     raise SystemExit(code)
 
 
-def check_output_folder(path: pathlib.Path) -> None:
-    try:
 def check_finite(args: argparse.Namespace) -> None:
     """Every number given as a flag is finite: argparse's float() takes 'nan' and 'inf', which train to NaN."""
     for name, value in vars(args).items():
@@ -36,10 +36,10 @@ def check_finite(args: argparse.Namespace) -> None:
             fail(f"--{name.replace('_', '-')} must be a finite number, got {value}")
 
 
+def check_output_folder(path: pathlib.Path) -> None:
+    try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".genbench-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
+        check_writable(path)  # a fresh name of its own: a link planted in the folder is never written through
     except OSError as error:
         fail(f"cannot write to output folder {path}: {error.strerror or error}")
 
@@ -108,7 +108,8 @@ def cmd_sample(args: argparse.Namespace) -> None:
     except (GenerationError, CheckpointError, ValueError) as error:
         fail(str(error))
     for index, image in enumerate(images):
-        image.save(out / f"{index:03d}.png")
+        with atomic_path(out / f"{index:03d}.png") as temporary:  # replaces a link at the name, never follows it
+            image.save(temporary, format="PNG")
     print(f"wrote {len(images)} images to {out}")
 
 
@@ -179,8 +180,8 @@ def resolve_training(args: argparse.Namespace):
 
     if args.model not in TRAINABLES:
         fail(f"unknown model {args.model!r}; trainable: {', '.join(TRAINABLES)}")
-    if args.steps is not None and args.steps <= 0:
     check_finite(args)
+    if args.steps is not None and args.steps <= 0:
         fail("--steps must be positive")
     if args.batch_size is not None and args.batch_size <= 0:
         fail("--batch-size must be positive")

@@ -13,6 +13,8 @@ def atomic_path(path: pathlib.Path) -> Iterator[pathlib.Path]:
     path = pathlib.Path(path)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        temporary.unlink(missing_ok=True)  # a stale one, or a link planted at the name: removed, never followed
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644))
         yield temporary
         with open(temporary, "rb+") as handle:
             os.fsync(handle.fileno())
