@@ -94,22 +94,28 @@ def cmd_report(args: argparse.Namespace) -> None:
     import pathlib
 
     from evaluation.metrics.features import FeatureError
-    from evaluation.store import RunStore, StoreError, read_settings
+    import os
+
+    from evaluation.run_health import heal_folder, heal_settings, holds_run
+    from evaluation.store import RunStore, StoreError
     from evaluation.runs.sweep import RunOptions, finish
 
     root = pathlib.Path(args.run_dir)
-    if not (root / "run.json").is_file():
+    if not os.path.lexists(root / "run.json"):
         fail(FileNotFoundError(f"{root} is not a run directory (no run.json): make one with `python -m evaluation run`"))
     try:
-        saved = read_settings(root)
-    except StoreError as error:
+        store = RunStore(root)
+        store.lock()  # it rewrites the metrics and reports, and sets bad files aside: the folder's one writer
+        saved = heal_settings(root, holds_run(root))
+        before = len(store.rows())
+        rows = heal_folder(store)
+        options = RunOptions(**{"models": [], "prompts": "", **{k: saved[k] for k in RunOptions.__dataclass_fields__
+                                                                if k in saved}})
+        path = finish(root, rows, options)
+    except (FeatureError, StoreError, ValueError, OSError) as error:
         fail(error)
-    options = RunOptions(**{k: saved[k] for k in RunOptions.__dataclass_fields__ if k in saved})
-    try:
-        path = finish(root, RunStore(root).rows(), options)
-    except (FeatureError, ValueError, OSError) as error:
-        fail(error)
-    print(f"report: {path} (and report.html)")
+    skipped = f"; {before - len(rows)} unreadable image(s) left out (set aside; `evaluation run` makes them again)"
+    print(f"report: {path} (and report.html){skipped if before > len(rows) else ''}")
 
 
 def add_run(sub) -> None:

@@ -22,6 +22,7 @@ from models.acceleration import autocast, compile_generator
 from models.contract import MAX_SEED, ImageRequest, batches, default_batch_size
 from models.devices import resolve_device
 from models.files import atomic_write
+from models.safe_files import read_bytes
 from world.accuracy import judge
 from world.seeds import run_seed
 
@@ -226,14 +227,15 @@ def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
     """The run folder, locked by rank 0 (one run writes a folder at a time), and what run.json keeps across
     commands: the checkpoint of every model whose images it holds, and the image folders scored into it
     (`imported`, by `evaluation score`); a one-line error when the folder holds another run."""
+    from evaluation.run_health import heal_settings, holds_run
     from evaluation.store import read_settings
     from models.registry import checkpoint_fingerprint
 
     store = RunStore(options.out, rank)
     if rank == 0:  # the other ranks write nothing before rank 0 has locked and repaired the store
         store.lock()
-    previous = read_settings(store.root)
-    if previous and previous.get("prompts") != options.prompts:
+    previous = heal_settings(store.root, holds_run(store.root)) if rank == 0 else read_settings(store.root)
+    if previous.get("prompts", options.prompts) != options.prompts:  # a dropped field: the rows are checked
         raise ValueError(f"{options.out} holds a run on prompts {previous.get('prompts')!r}, "
                          f"not {options.prompts!r}: choose another --out")
     # images already in the store were made by the checkpoints recorded here; a retrained model must not
@@ -249,8 +251,6 @@ def _open_store(options: RunOptions, rank: int) -> tuple[RunStore, dict]:
     return store, {"checkpoints": checkpoints, **imported}
 
 
-def run(options: RunOptions, generators: dict | None = None) -> dict:
-    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report", "rows"}.
 def check_seeds(seed: int, prompts: int, n: int) -> None:
     """Every image's seed (seed + 1000 j + k) within the contract's range, checked before any model loads."""
     if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
@@ -261,29 +261,33 @@ def check_seeds(seed: int, prompts: int, n: int) -> None:
                          f"keep them within {MAX_SEED}")
 
 
+def run(options: RunOptions, generators: dict | None = None) -> dict:
+    """Generate what is missing, then metrics and reports; returns {"generated", "images", "report", "rows"}.
     `generators` maps names in options.models to objects already made (the Python API's own models)."""
     from evaluation.runs.custom_models import is_custom_spec, load_generator
 
     from evaluation.metrics.features import check_available
+    from evaluation.run_health import check_prompts, heal_folder
     from evaluation.prompts import load_prompts
 
     state, device = distributed(resolve_device(options.device))
     options = dataclasses.replace(options, batch_size=options.batch_size or default_batch_size(device))
     rank = state.process_index
     prompts = load_prompts(options.prompts)
+    check_seeds(options.seed, len(prompts), options.n)
     options, generators = _with_floor(options, prompts, generators)
     # the user's package.module:attribute models are imported first: a wrong name fails before any work
     generators = {**{name: load_generator(name, device) for name in options.models if is_custom_spec(name)},
-    check_seeds(options.seed, len(prompts), options.n)
                   **(generators or {})}
     for kind in options.features:  # fail before generating anything, but load the extractors only when needed
         check_available(kind, options.inception_weights)
     store, kept = _open_store(options, rank)
     if rank == 0:  # record the checkpoints before the first image, so that a crash keeps them
         write_run_json(store, {**dataclasses.asdict(options), "n_prompts": len(prompts), **kept})
-    rows = store.repair() if rank == 0 else None
+    rows = heal_folder(store) if rank == 0 else None
     state.wait_for_everyone()
     rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
+    check_prompts(rows, prompts, store.root)
     generated = _generate_models(options, store, prompts, set(rows), device, state, generators)
     state.wait_for_everyone()
     wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
@@ -334,28 +338,48 @@ def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptI
 
 
 def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int] = (0, 1)):
-    """Metrics (cached by a fingerprint of the images and options), the CSV table and both reports."""
-    from evaluation.metrics.features import extractor
-
-    from evaluation.metrics import run_metrics as metrics
+    """Metrics (cached by a fingerprint of the images and options), the CSV table and both reports. A cached
+    metrics.json that does not make a report is set aside and computed again."""
     from evaluation.report import run_report as report
-    from evaluation.store import RunStore
+    from evaluation.store import RunStore, read_settings
+    from models.safe_files import set_aside
 
     root = pathlib.Path(root)
-    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip})
-    cached = root / "metrics.json"
-    records = None
-    if cached.is_file():
-        saved = json.loads(cached.read_text())
-        records = saved["records"] if saved.get("fingerprint") == key else None
-    if records is None:
-        extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
-        records = metrics.compute(root, rows, extractors, options.reference, shard)
-        if shard[0] == 0:
-            atomic_write(cached, json.dumps({"fingerprint": key, "records": records}, indent=1) + "\n")
+    records, cached = _metrics(root, rows, options, shard)
     if shard[0] != 0:
         return None
     RunStore(root).write_csv(rows)
-    run_settings = json.loads((root / "run.json").read_text()) if (root / "run.json").is_file() else {}
-    markdown, _ = report.write(root, run_settings, records, rows)
+    run_settings = read_settings(root)
+    try:
+        markdown, _ = report.write(root, run_settings, records, rows)
+    except (TypeError, KeyError, ValueError, AttributeError, IndexError) as error:
+        if not cached:
+            raise
+        set_aside(root / "metrics.json", f"its records do not make a report ({type(error).__name__}: {error})"[:200])
+        records, _ = _metrics(root, rows, options, shard)
+        markdown, _ = report.write(root, run_settings, records, rows)
     return markdown
+
+
+def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int]):
+    """(records, whether they came from metrics.json): the cache when its fingerprint matches, else computed."""
+    from evaluation.metrics import run_metrics as metrics
+    from evaluation.metrics.features import extractor
+
+    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip})
+    cached = root / "metrics.json"
+    saved = _read_json(cached)  # its shape checked by evaluation.run_health; unreadable: computed again
+    if isinstance(saved, dict) and saved.get("fingerprint") == key and isinstance(saved.get("records"), list):
+        return saved["records"], True
+    extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
+    records = metrics.compute(root, rows, extractors, options.reference, shard)
+    if shard[0] == 0:
+        atomic_write(cached, json.dumps({"fingerprint": key, "records": records}, indent=1) + "\n")
+    return records, False
+
+
+def _read_json(path: pathlib.Path):
+    try:
+        return json.loads(read_bytes(path, limit=1 << 30).decode("utf-8"))
+    except (ValueError, OSError, RecursionError):  # absent, a link, garbage: no cache (FileRefused is a ValueError)
+        return None
