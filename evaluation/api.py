@@ -74,7 +74,7 @@ def run(models: Sequence[Any], prompts: str = "shapes-quick", guidance: Sequence
     return results_of(out, result["rows"], result["generated"])
 
 
-def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, model_name: str | None = None,
+def score(images: str | pathlib.Path, prompts: str | None, out: str | pathlib.Path, model_name: str | None = None,
           device: str = "auto") -> Results:
     """Score a folder of images made elsewhere into `out` (see `python -m evaluation score --help`)."""
     from evaluation.runs.score_images import score as score_folder

@@ -17,16 +17,13 @@ import json
 import pathlib
 
 from evaluation.prompts import PromptItem
+from evaluation.runs.geneval_folders import (METADATA, ImageFolderError, check_one_size, metadata, prompt_folders,
+                                             samples)
 from models.contract import MAX_SEED
 from models.files import atomic_write
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-METADATA = "metadata.jsonl"
 FLAT_TABLE = "images.csv"
-
-
-class ImageFolderError(ValueError):
-    """A folder that is not in either layout, or whose prompts are not the set's; one line, naming the file."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +54,7 @@ def read_folder(folder: pathlib.Path, prompts: list[PromptItem]) -> list[PlacedI
     placed = _read_geneval(folder, lookup) if layout_of(folder) == "geneval" else _read_flat(folder, lookup)
     if not placed:
         raise ImageFolderError(f"{folder}: no images ({', '.join(IMAGE_SUFFIXES)}) found")
+    check_one_size([image.path for image in placed], folder)
     return placed
 
 
@@ -69,10 +67,14 @@ class PromptLookup:
             self.first.setdefault(item.prompt, index)
 
     def index(self, prompt: str, where: str, hint: int | None = None) -> int:
-        """The prompt's index (the folder number when that prompt is there, else its first match)."""
+        """The prompt's index: the folder number, which must hold that very prompt, else its first match."""
         text = " ".join(str(prompt).split())
         if hint is not None and 0 <= hint < len(self.prompts) and self.prompts[hint].prompt == text:
             return hint
+        if hint is not None:  # folder 3 of another set: refused, never moved to wherever its prompt happens to be
+            held = repr(self.prompts[hint].prompt[:80]) if 0 <= hint < len(self.prompts) else "no prompt"
+            raise ImageFolderError(f"{where}: prompt {text[:80]!r}, but the prompt set holds {held} at {hint}; "
+                                   f"score with the set the images were made for (--prompts, or none: the folders')")
         if text not in self.first:
             raise ImageFolderError(f"{where}: prompt {text[:80]!r} is not in the prompt set; score with the set the "
                                    f"images were made for (--prompts)")
@@ -80,19 +82,14 @@ class PromptLookup:
 
 
 def _read_geneval(folder: pathlib.Path, lookup: PromptLookup) -> list[PlacedImage]:
-    placed = []
-    for child in sorted(c for c in folder.iterdir() if c.is_dir() and (c / METADATA).is_file()):
-        where = child / METADATA
-        try:
-            lines = [line for line in where.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
-            record = json.loads(lines[0]) if lines else None
-        except (ValueError, UnicodeDecodeError):
-            record = None
-        if not isinstance(record, dict) or not isinstance(record.get("prompt"), str):
-            raise ImageFolderError(f"{where}: expected a JSON object with a \"prompt\" string")
-        index = lookup.index(record["prompt"], str(where), int(child.name) if _is_number(child.name) else None)
-        files = sorted(p for p in (child / "samples").glob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        placed += [PlacedImage(path, index, sample, None) for sample, path in enumerate(files)]
+    placed, taken = [], {}
+    for child, number in prompt_folders(folder):
+        index = lookup.index(metadata(child / METADATA)["prompt"], str(child / METADATA), number)
+        if index in taken:  # a named folder and a numbered one meaning one prompt: one would overwrite the other
+            raise ImageFolderError(f"{taken[index]} and {child} both hold prompt {index}: keep one")
+        taken[index] = child
+        placed += [PlacedImage(path, index, sample, None)
+                   for sample, path in enumerate(samples(child, folder, IMAGE_SUFFIXES))]
     return placed
 
 

@@ -5,7 +5,9 @@ world prompts), the same metrics and the same report as `evaluation run`, beside
 there. Image (prompt j, sample k) takes the run's seed for that slot, seed + 1000 j + k, unless the folder gives
 its own: the seed picks the rendered reference scene of a world prompt and pairs the image with the built-in
 models' image of the same slot. run.json lists the folders scored in (`imported`), so later `evaluation run`
-commands into the same folder keep them in the report. `export-prompts` writes a set out for a job elsewhere.
+commands into the same folder keep them in the report. Without --prompts a GenEval folder names its own set
+(folder j holds prompt j), written to RUN_DIR/prompts.jsonl, which later commands into the run take as --prompts.
+`export-prompts` writes a set out for a job elsewhere.
 """
 from __future__ import annotations
 
@@ -16,16 +18,18 @@ import pathlib
 from tqdm import tqdm
 
 SETTING = "external"
+OWN_PROMPTS = "prompts.jsonl"  # RUN_DIR/prompts.jsonl: the set a GenEval folder named itself
 
 
-def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, model_name: str | None = None,
+def score(images: str | pathlib.Path, prompts: str | None, out: str | pathlib.Path, model_name: str | None = None,
           device: str = "auto") -> dict:
-    """Score a folder into RUN_DIR; returns {"scored", "images", "report", "rows"} like evaluation.runs.sweep.run."""
+    """Score a folder into RUN_DIR; returns {"scored", "images", "report", "rows"} like evaluation.runs.sweep.run.
+    prompts None: a GenEval folder's own metadata is the set."""
     from evaluation.metrics.clip_score import ClipScorer
+    from evaluation.run_health import check_prompts, heal_folder, heal_settings, holds_run
     from evaluation.runs.image_folders import layout_of, read_folder
-    from evaluation.prompts import load_prompts
-    from evaluation.store import RunStore, read_settings
-    from evaluation.runs.sweep import RunOptions, finish, write_run_json
+    from evaluation.store import RunStore
+    from evaluation.runs.sweep import finish, write_run_json
     from models.devices import resolve_device
     from models.registry import names
 
@@ -33,28 +37,59 @@ def score(images: str | pathlib.Path, prompts: str, out: str | pathlib.Path, mod
     name = model_name or images.resolve().name
     if name in names() or name.startswith("hub:"):
         raise ValueError(f"--model-name {name}: that is a generator's name; choose another")
-    items = load_prompts(prompts)
-    placed = read_folder(images, items)
+    layout_of(images)  # neither layout: refused before RUN_DIR is made
     store = RunStore(out)
     store.lock()
-    settings = read_settings(out)
-    if settings and settings.get("prompts") != prompts:
+    settings = heal_settings(out, holds_run(out))
+    prompts, items = _prompt_set(images, prompts, out, settings)
+    placed = read_folder(images, items)
+    if settings.get("prompts", prompts) != prompts:
         raise ValueError(f"{out} holds a run on prompts {settings.get('prompts')!r}, not {prompts!r}: "
                          f"choose another --out")
-    options = RunOptions(**{k: settings[k] for k in RunOptions.__dataclass_fields__ if k in settings}) if settings \
-        else RunOptions(models=[], prompts=prompts, out=str(out))
-    done = store.repair()
+    options = _options(settings, prompts, out)
+    done = heal_folder(store)
+    check_prompts(done, items, out)
     scorer = ClipScorer(options.clip, resolve_device(device))
     todo = [image for image in placed if _key(name, image, options.seed) not in done]
     for start in tqdm(range(0, len(todo), 32), desc=f"score {name}", unit="batch", disable=not todo):
-        _add_batch(store, scorer, name, todo[start:start + 32], items, options.seed)
+        _add_batch(store, scorer, name, todo[start:start + 32], items, options.seed, images)
     imported = {**settings.get("imported", {}), name: {"source": str(images.resolve()), "layout": layout_of(images),
                                                         "images": len(placed)}}
-    record = settings or {**dataclasses.asdict(options), "n_prompts": len(items), "checkpoints": {}}
+    record = {**dataclasses.asdict(options), "n_prompts": len(items), "checkpoints": {}, **settings}
     write_run_json(store, {**record, "imported": imported})
     rows = store.rows()
     report = finish(out, rows, options)
     return {"scored": len(todo), "images": len(rows), "report": report, "rows": rows}
+
+
+def _prompt_set(images: pathlib.Path, prompts: str | None, out: pathlib.Path, settings: dict) -> tuple[str, list]:
+    """(the set's name, its items): --prompts as given; else the run's own set when RUN_DIR holds one, else the
+    GenEval folder's own set, kept as RUN_DIR/prompts.jsonl. read_folder then holds every folder to its prompt."""
+    import json
+
+    from evaluation.prompts import load_prompts
+    from evaluation.runs.geneval_folders import ImageFolderError, own_prompts
+    from evaluation.runs.image_folders import layout_of
+    from models.files import atomic_write
+
+    if prompts is not None:
+        return prompts, load_prompts(prompts)
+    if layout_of(images) == "flat":
+        raise ImageFolderError(f"{images}: a flat folder (images.csv) names no prompt set of its own; give --prompts")
+    if settings.get("prompts"):
+        return settings["prompts"], load_prompts(settings["prompts"])
+    kept = out / OWN_PROMPTS
+    if not kept.exists():
+        atomic_write(kept, "".join(json.dumps(record) + "\n" for record in own_prompts(images)))
+    return str(kept), load_prompts(str(kept))
+
+
+def _options(settings: dict, prompts: str, out: pathlib.Path):
+    """The run's options from run.json's sound fields (a new run: the defaults)."""
+    from evaluation.runs.sweep import RunOptions
+
+    fields = {k: settings[k] for k in RunOptions.__dataclass_fields__ if k in settings}
+    return RunOptions(**{"models": [], "prompts": prompts, "out": str(out), **fields})
 
 
 def _seed(image, base_seed: int) -> int:
@@ -66,18 +101,11 @@ def _key(name: str, image, base_seed: int) -> str:
     return f"{name}|{SETTING}|{image.prompt_index:04d}|{image.sample:02d}|{_seed(image, base_seed)}"
 
 
-def _add_batch(store, scorer, name: str, batch: list, items, base_seed: int) -> None:
-    from PIL import Image
-
+def _add_batch(store, scorer, name: str, batch: list, items, base_seed: int, folder: pathlib.Path) -> None:
+    from models.safe_files import open_image
     from world.accuracy import judge
 
-    pictures = []
-    for image in batch:
-        try:
-            with Image.open(image.path) as opened:
-                pictures.append(opened.convert("RGB"))
-        except OSError as error:
-            raise ValueError(f"{image.path}: not a readable image ({error})") from None
+    pictures = [open_image(image.path, inside=folder) for image in batch]  # a link out, a FIFO, a bomb: one line
     scores = scorer.score(pictures, [items[image.prompt_index].prompt for image in batch])
     for image, picture, clip_score in zip(batch, pictures, scores):
         item, seed = items[image.prompt_index], _seed(image, base_seed)
@@ -133,7 +161,9 @@ def add_parser(sub) -> None:
                                    "CLIP score, the judge on world prompts, FID/KID and the report, written into RUN_DIR "
                                    "beside any models generated there (resumable: scored images are kept).")
     p.add_argument("images", help="the folder of images")
-    p.add_argument("--prompts", required=True, help="the prompt set the images answer (as for `evaluation run`)")
+    p.add_argument("--prompts", default=None,
+                   help="the prompt set the images answer (as for `evaluation run`); default for GenEval's layout: "
+                        "the folders' own metadata.jsonl (folder j holds prompt j), kept as RUN_DIR/prompts.jsonl")
     p.add_argument("--out", required=True, help="the run directory (new, or a run on the same prompts)")
     p.add_argument("--model-name", default=None, help="the name shown in tables (default: the folder's name)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda: where the evaluator CLIP runs")
