@@ -4,8 +4,9 @@ In order: the main table per generator x setting (FID with the sample count it r
 score and accuracy per task with bootstrap 95 % intervals, images/s) and its notes (FID's sample counts, whether
 CMMD orders the models as FID does, the judge on its own references); paired comparisons between every two
 columns (evaluation/report/paired.py); fidelity and diversity; the CLIP score per category for prompts outside the
-world; the plots (evaluation/report/plots.py); accuracy and FID vs sampling steps when a run holds several step
-counts (evaluation/report/steps_curve.py); a GAN's accuracy and diversity vs truncation psi
+world; the plots (evaluation/report/plots.py); accuracy per task and FID vs sampling steps with the noise floor,
+and the steps each sampler needs to come within 2 points of its most steps, when a run holds several step counts
+(evaluation/report/steps_curve.py, steps_table.py); a GAN's accuracy and diversity vs truncation psi
 (evaluation/report/truncation_curve.py); image grids with the judge's verdicts (evaluation/report/grids.py).
 """
 from __future__ import annotations
@@ -177,7 +178,12 @@ def write(root: pathlib.Path, run: dict, records: list[dict], rows: dict[str, di
         if curve is not None:
             page.heading(curve.title)
             page.figure(curve.title, curve.figure)
+            for title, figure in curve.figures:
+                page.figure(title, figure)
             page.table(curve.header, curve.body)
+            for intro, header, body in curve.tables:  # e.g. the steps each line needs to reach its best
+                page.text([intro])
+                page.table(header, body)
             page.text(curve.sentences, bullets=True)
     for grid in grids.image_grids(root, rows):
         page.heading(f"Images, {grid.title}")

@@ -1,9 +1,12 @@
 """The report's "Accuracy and FID vs steps" section: how few sampling steps a sampler can take.
 
-For every model x sampler (x guidance, when a run holds several) whose rows hold more than one `steps`
-value: compositional accuracy (rows' `correct`, over the prompts that have a target) and FID (the metrics
-record of each setting) against steps, as a table, a log-x plot and one sentence comparing the largest step
-count <= 20 with the largest step count present. run_report.py renders the section; this module only computes it.
+For every model x sampler (x guidance, when a run holds several) whose rows hold more than one `steps` value:
+compositional accuracy (rows' `correct`, over the prompts that have a target) over all tasks and per task, each with
+a 95 % bootstrap interval over prompts, and FID (the metrics record of each setting) against steps; the run's noise
+floor (the `world` row) beside them. Two plots (per model: all-task accuracy and FID; per task: accuracy), the table
+of every point, the table of the steps each line needs to reach within 2 points of its largest step count's accuracy,
+and a sentence per line (evaluation/report/steps_table.py). run_report.py renders the section; this module only
+computes it.
 """
 from __future__ import annotations
 
@@ -15,21 +18,32 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
 
-from models.files import atomic_path  # noqa: E402
+from evaluation.metrics.noise_floor import FLOOR_MODEL  # noqa: E402
+from evaluation.report.paired import bootstrap_by_prompt  # noqa: E402
+from evaluation.report.plots import save_figure  # noqa: E402
+from evaluation.report.steps_table import ALL, labels, reach_table, sentences, table, tasks_of  # noqa: E402
 
 TITLE = "Accuracy and FID vs steps"
 FIGURE = "accuracy_fid_vs_steps.png"
-FEW_STEPS = 20  # "few steps": the sentence compares the largest step count up to this with the largest run
+TASK_FIGURE = "accuracy_per_task_vs_steps.png"
+TASK_TITLE = "Accuracy per task vs steps"
+FLOOR_STYLE = {"linestyle": "--", "color": "gray", "linewidth": 1}
 
 
 @dataclasses.dataclass(frozen=True)
 class Point:
-    steps: int
+    steps: int | None  # None: the noise floor, made in one pass
     images: int
-    accuracy: float | None  # share correct over the prompts with a target; None: no such prompt
+    accuracy: dict[str, tuple[float, float, float]]  # ALL and each judged task -> (share correct, 95 % low, high)
     fid: float | None
+
+    def share(self, task: str = ALL) -> float | None:
+        """The share correct on `task`; None: no row of that task has a target."""
+        value = self.accuracy.get(task)
+        return None if value is None else value[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +53,8 @@ class Section:
     header: list[str]
     body: list[list[str]]
     sentences: list[str]
+    figures: tuple = ()  # further (title, path), shown after the first figure
+    tables: tuple = ()  # further (what it means, header, body), shown after the first table
 
 
 def _plain(row: dict) -> str:
@@ -51,11 +67,32 @@ def fid_kind(records: list[dict]) -> str | None:
     return "world" if "world" in kinds else (kinds[0] if kinds else None)
 
 
+def _share(judged: list[dict]) -> tuple[float, float, float]:
+    right = np.array([float(r["correct"]) for r in judged])
+    # prompts resampled with all their samples, as the paired tests do: samples of one prompt are not independent
+    low, high, _ = bootstrap_by_prompt(right, np.array([r["prompt_index"] for r in judged]))
+    return float(right.mean()), low, high
+
+
+def accuracy_by_task(members: list[dict]) -> dict[str, tuple[float, float, float]]:
+    """ALL and each task (the rows' category) -> (share correct, 95 % low, high) over the rows with a target."""
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for row in members:
+        if row["correct"] is not None:
+            groups[ALL].append(row)
+            groups[str(row["category"])].append(row)
+    return {task: _share(judged) for task, judged in groups.items()}
+
+
+def _fids(records: list[dict]) -> dict[tuple[str, str], float | None]:
+    kind = fid_kind(records)
+    return {(r["model"], r["setting"]): r["fid"].get(kind) for r in records} if kind else {}
+
+
 def lines(records: list[dict], rows: dict[str, dict], shown=_plain) -> dict[tuple, list[Point]]:
     """(shown model, sampler, guidance) -> its points in steps order, for every line with two step counts or more.
     `shown(row_or_record)` names the model as the rest of the report does."""
-    kind = fid_kind(records)
-    fids = {(r["model"], r["setting"]): r["fid"].get(kind) for r in records} if kind else {}
+    fids = _fids(records)
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for row in rows.values():
         if row["steps"] is not None:  # one-pass models have no steps
@@ -63,12 +100,19 @@ def lines(records: list[dict], rows: dict[str, dict], shown=_plain) -> dict[tupl
     found: dict[tuple, list[Point]] = defaultdict(list)
     for (model, setting), members in groups.items():
         first = members[0]
-        judged = [r["correct"] for r in members if r["correct"] is not None]
-        accuracy = sum(judged) / len(judged) if judged else None
-        point = Point(first["steps"], len(members), accuracy, fids.get((model, setting)))
+        point = Point(first["steps"], len(members), accuracy_by_task(members), fids.get((model, setting)))
         found[(shown(first), first["sampler"], first["guidance"])].append(point)
     return {key: sorted(points, key=lambda p: p.steps) for key, points in sorted(found.items(), key=_order)
             if len({p.steps for p in points}) > 1}
+
+
+def floor_point(records: list[dict], rows: dict[str, dict]) -> Point | None:
+    """The noise floor (the run's `world` rows) as one point without steps; None when the run has none."""
+    members = [r for r in rows.values() if r["model"] == FLOOR_MODEL]
+    if not members:
+        return None
+    fids = _fids(records)
+    return Point(None, len(members), accuracy_by_task(members), fids.get((FLOOR_MODEL, members[0]["setting"])))
 
 
 def _order(item) -> tuple:
@@ -76,89 +120,91 @@ def _order(item) -> tuple:
     return model, sampler or "", guidance if guidance is not None else -1.0
 
 
-def _labels(keys) -> dict[tuple, str]:
-    """A line's name within its model: the sampler, and the guidance when the model has several."""
-    scales: dict[str, set] = defaultdict(set)
-    for model, _, guidance in keys:
-        scales[model].add(guidance)
-    return {(m, s, g): s if len(scales[m]) == 1 else f"{s}, g={'n/a' if g is None else f'{g:g}'}"
-            for m, s, g in keys}
+def _draw(axis, points: list[Point], task: str, label: str) -> None:
+    """A line of `task` accuracy against steps, its 95 % interval as a band."""
+    shown = [(p.steps, *p.accuracy[task]) for p in points if task in p.accuracy]
+    if shown:
+        steps, mean, low, high = zip(*shown)
+        line, = axis.plot(steps, mean, marker="o", markersize=3, label=label)
+        axis.fill_between(steps, low, high, color=line.get_color(), alpha=0.15, linewidth=0)
 
 
-def _percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f} %"
+def _floor_line(axis, value: float | None) -> None:
+    if value is not None:
+        axis.axhline(value, label=f"noise floor ({FLOOR_MODEL})", **FLOOR_STYLE)
 
 
-def _fid(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
-def table(found: dict[tuple, list[Point]], kind: str | None) -> tuple[list[str], list[list[str]]]:
-    labels = _labels(found)
-    header = ["model", "sampler", "steps", "images", "accuracy", f"FID ({kind})" if kind else "FID"]
-    body = [[model, labels[(model, sampler, guidance)], str(p.steps), str(p.images), _percent(p.accuracy), _fid(p.fid)]
-            for (model, sampler, guidance), points in found.items() for p in points]
-    return header, body
-
-
-def sentence(model: str, label: str, points: list[Point]) -> str:
-    """'dit, ddim at 20 steps: accuracy X vs Y at 250 (Δ ...), FID A vs B.' from the points themselves."""
-    top = points[-1]
-    # the largest few-step count below the largest run: with steps 5,10 that is 5 vs 10, not 10 vs itself
-    few = [p for p in points if p.steps <= FEW_STEPS and p.steps < top.steps]
-    if not few:
-        return f"{model}, {label}: no run at ≤ {FEW_STEPS} steps below {top.steps} to compare with."
-    low = few[-1]
-    delta = ("" if low.accuracy is None or top.accuracy is None
-             else f" (Δ {100 * (low.accuracy - top.accuracy):+.1f} points)")
-    return (f"{model}, {label} at {low.steps} steps: accuracy {_percent(low.accuracy)} vs {_percent(top.accuracy)} "
-            f"at {top.steps}{delta}, FID {_fid(low.fid)} vs {_fid(top.fid)}.")
-
-
-def sentences(found: dict[tuple, list[Point]]) -> list[str]:
-    labels = _labels(found)
-    return [sentence(key[0], labels[key], points) for key, points in found.items()]
-
-
-def plot(found: dict[tuple, list[Point]], kind: str | None, path: pathlib.Path) -> None:
-    """One row of two panels per model (accuracy, FID), a line per sampler, steps on a log axis."""
-    labels = _labels(found)
+def accuracy_fid_figure(found: dict[tuple, list[Point]], kind: str | None, floor: Point | None = None):
+    """One row of two panels per model (accuracy over all tasks with its interval, FID), a line per sampler, steps
+    on a log axis, the noise floor dashed."""
+    names = labels(found)
     models = list(dict.fromkeys(model for model, _, _ in found))
     figure, axes = plt.subplots(len(models), 2, figsize=(8, 3 * len(models)), squeeze=False)
-    for (model, sampler, guidance), points in found.items():
-        row = axes[models.index(model)]
-        steps = [p.steps for p in points]
-        for axis, values in ((row[0], [p.accuracy for p in points]), (row[1], [p.fid for p in points])):
-            shown = [(s, v) for s, v in zip(steps, values) if v is not None]
-            if shown:
-                axis.plot(*zip(*shown), marker="o", label=labels[(model, sampler, guidance)])
+    for key, points in found.items():
+        accuracy, fid = axes[models.index(key[0])]
+        _draw(accuracy, points, ALL, names[key])
+        fids = [(p.steps, p.fid) for p in points if p.fid is not None]
+        if fids:
+            fid.plot(*zip(*fids), marker="o", markersize=3, label=names[key])
     every = sorted({p.steps for points in found.values() for p in points})
     for model, (accuracy, fid) in zip(models, axes):
-        _steps_axis(accuracy, every, f"{model}: accuracy (all that was asked)")
+        _floor_line(accuracy, floor and floor.share())
+        _floor_line(fid, floor and floor.fid)
+        _steps_axis(accuracy, every, f"{model}: accuracy, all tasks (band: 95 % interval)")
         _steps_axis(fid, every, f"{model}: FID, {kind} features (lower: closer to real)")
         accuracy.set_ylim(0, 1.02)
     figure.tight_layout()
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110)
-    plt.close(figure)
+    return figure
 
 
-def _steps_axis(axis, steps: list[int], title: str) -> None:
+def task_figure(found: dict[tuple, list[Point]], tasks: list[str], floor: Point | None = None):
+    """One panel per task (three a row), a line per model x sampler with its 95 % band, the task's noise floor
+    dashed; one legend outside the panels."""
+    keys = list(found)
+    names = {key: f"{key[0]}, {label}" for key, label in labels(keys).items()}
+    columns = min(3, len(tasks))
+    rows = -(-len(tasks) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(3.6 * columns, 2.9 * rows), sharey=True, squeeze=False)
+    every = sorted({p.steps for points in found.values() for p in points})
+    for axis, task in zip(axes.flat, tasks):
+        for key, points in found.items():
+            _draw(axis, points, task, names[key])
+        _floor_line(axis, floor and floor.share(task))
+        _steps_axis(axis, every, task, legend=False)
+        axis.set_ylim(0, 1.02)
+    for axis in axes.flat[len(tasks):]:
+        axis.set_visible(False)
+    handles, shown = axes.flat[0].get_legend_handles_labels()
+    figure.legend(handles, shown, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    figure.suptitle("Accuracy per task vs sampling steps (band: 95 % interval; dashed: noise floor)", fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def _steps_axis(axis, steps: list[int], title: str, legend: bool = True) -> None:
     axis.set_xscale("log")
     axis.set_xticks(steps, [str(s) for s in steps])  # the step counts run, not powers of ten
     axis.xaxis.set_minor_formatter(NullFormatter())
     axis.set_xlabel("sampling steps")
     axis.set_title(title, fontsize=9)
-    if axis.get_legend_handles_labels()[0]:
+    if legend and axis.get_legend_handles_labels()[0]:
         axis.legend(fontsize=7)
 
 
 def section(root: pathlib.Path, records: list[dict], rows: dict[str, dict], shown=_plain) -> Section | None:
-    """The section, its plot written to root/FIGURE; None when no model+sampler has two step counts."""
+    """The section, its plots written to root/FIGURE and root/TASK_FIGURE; None when no model+sampler has two
+    step counts."""
     found = lines(records, rows, shown)
     if not found:
         return None
-    kind = fid_kind(records)
-    header, body = table(found, kind)
-    plot(found, kind, pathlib.Path(root) / FIGURE)
-    return Section(TITLE, pathlib.Path(root) / FIGURE, header, body, sentences(found))
+    kind, floor = fid_kind(records), floor_point(records, rows)
+    tasks = tasks_of(found, floor)
+    root = pathlib.Path(root)
+    save_figure(accuracy_fid_figure(found, kind, floor), root / FIGURE)
+    figures = ()
+    if tasks:
+        save_figure(task_figure(found, tasks, floor), root / TASK_FIGURE)
+        figures = ((TASK_TITLE, root / TASK_FIGURE),)
+    header, body = table(found, kind, tasks, floor)
+    return Section(TITLE, root / FIGURE, header, body, sentences(found, tasks, floor), figures,
+                   (reach_table(found, tasks),))
