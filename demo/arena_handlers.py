@@ -62,6 +62,15 @@ def open_arena(session: DemoSession, path: str | pathlib.Path) -> Arena:
         raise SystemExit(f"error: {error}")
 
 
+def stored(call, *args):
+    """A votes-database call; its one-line VoteError (busy elsewhere, a battle refused, a file gone bad) is shown
+    to the user as such, not as Gradio's generic error."""
+    try:
+        return call(*args)
+    except VoteError as error:
+        raise gr.Error(str(error)) from None
+
+
 def anonymous(image: Image.Image) -> Image.Image:
     """The image enlarged and without its metadata (a layout-aware model's image.info would name it)."""
     shown = for_display(image).convert("RGB").copy()
@@ -104,17 +113,14 @@ def battle(arena: Arena, prompt: str, seed: float):
                                              SETTINGS["guidance"], SETTINGS["sampler"])))
     caption = world_caption(prompt, plan)
     verdicts = [verdict(caption, image) for image in images]
-    battle_id = arena.store.record_battle(Battle(prompt, category(prompt, caption), seed, SETTINGS, *names, caption,
-                                                 *verdicts))
+    battle_id = stored(arena.store.record_battle, Battle(prompt, category(prompt, caption), seed, SETTINGS, *names,
+                                                         caption, *verdicts))
     yield battle_id, anonymous(images[0]), anonymous(images[1])
 
 
 def vote(arena: Arena, battle_id: str, choice: str, voter: str = "") -> dict:
     """Record the vote; returns its row (with the names). A gr.Error for a bad label, unknown or voted battle."""
-    try:
-        return arena.store.vote(battle_id, choice, voter)
-    except VoteError as error:
-        raise gr.Error(str(error)) from None
+    return stored(arena.store.vote, battle_id, choice, voter)
 
 
 def reveal(row: dict) -> str:
@@ -130,9 +136,9 @@ def reveal(row: dict) -> str:
 def board(arena: Arena) -> Leaderboard:
     """The leaderboard of every vote so far, recomputed only when votes were added since the last one."""
     with arena._lock:
-        count = arena.store.count()
+        count = stored(arena.store.count)
         if arena._board is None or arena._board[0] != count:
-            arena._board = (count, leaderboard(arena.store.votes(), bootstrap=arena.bootstrap))
+            arena._board = (count, leaderboard(stored(arena.store.votes), bootstrap=arena.bootstrap))
         return arena._board[1]
 
 

@@ -23,7 +23,7 @@ def cmd_arena(args: argparse.Namespace) -> None:
     if not 0 <= args.bootstrap <= 10_000:
         _error("--bootstrap must be from 0 to 10000")
     try:
-        votes = VoteStore(path).votes()
+        votes = VoteStore(path, read_only=True).votes()  # export and ratings never write to the file
         if args.export:
             written = export(votes, args.export)
             print(f"wrote {written} votes to {args.export}")

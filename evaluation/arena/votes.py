@@ -3,41 +3,25 @@
 A battle is recorded when it is drawn (prompt, seed, settings, the two models, the judge's verdict on each
 image where the prompt has a world caption); a vote names a recorded battle and is taken once. Every call
 opens its own connection (WAL journal, a busy timeout, writes in BEGIN IMMEDIATE), so threads and processes
-may share one file. No personal data: a voter is an anonymous session hash.
+may share one file; the file itself (refusing another application's, read-only opening, "busy") is
+evaluation/arena/vote_db.py. No personal data: a voter is an anonymous session hash.
 """
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import datetime
 import json
 import pathlib
-import sqlite3
+import sys
 import uuid
 
-SCHEMA_VERSION = 1
+from evaluation.arena.vote_db import (SCHEMA_VERSION, VoteError, check_ours, connection, missing,  # noqa: F401
+                                      prepare, transaction)  # SCHEMA_VERSION and VoteError: votes.*, as before
+from evaluation.arena.vote_export import EXPORT_FIELDS, export  # noqa: F401  (votes.export, as before)
+
 VOTES = ("A", "B", "tie", "both_bad")
-BUSY_MS = 30_000  # how long a writer waits for another's transaction before giving up
-EXPORT_FIELDS = ("battle_id", "prompt", "category", "caption", "seed", "settings", "model_a", "model_b", "vote",
-                 "created", "session", "judge_a", "judge_b")
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS battles (
-    id TEXT PRIMARY KEY, prompt TEXT NOT NULL, category TEXT NOT NULL, caption TEXT, seed INTEGER NOT NULL,
-    settings TEXT NOT NULL, model_a TEXT NOT NULL, model_b TEXT NOT NULL, judge_a TEXT, judge_b TEXT,
-    created TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS votes (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, battle_id TEXT NOT NULL UNIQUE REFERENCES battles(id),
-    prompt TEXT NOT NULL, category TEXT NOT NULL, caption TEXT, seed INTEGER NOT NULL, settings TEXT NOT NULL,
-    model_a TEXT NOT NULL, model_b TEXT NOT NULL, vote TEXT NOT NULL CHECK (vote IN ('A', 'B', 'tie', 'both_bad')),
-    created TEXT NOT NULL, session TEXT NOT NULL, judge_a TEXT, judge_b TEXT);
-"""
-
-
-class VoteError(ValueError):
-    """A vote or battle the store refuses; the message is one line for the voter."""
+DECODED = ("settings", "judge_a", "judge_b")  # stored as JSON text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,57 +48,26 @@ def _json(value) -> str | None:
 
 
 class VoteStore:
-    """The votes database at `path` (created with its folder on first use)."""
+    """The votes database at `path`: created with its folder on first use, and again if it disappears while
+    in use; `read_only` (export, ratings) never writes, and refuses a file that holds no votes tables."""
 
-    def __init__(self, path: str | pathlib.Path):
-        self.path = pathlib.Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with self._connect() as db:
-                db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
-                self._migrate(db)
-        except sqlite3.DatabaseError as error:  # not a database, locked for good, read-only
-            raise VoteError(f"{self.path}: not a usable votes database ({error})") from None
-        except OSError as error:
-            raise VoteError(f"{self.path}: cannot be created ({error.strerror or error})") from None
+    def __init__(self, path: str | pathlib.Path, read_only: bool = False):
+        self.path, self.read_only = pathlib.Path(path), read_only
+        if read_only:
+            with connection(self.path, read_only=True) as db:
+                check_ours(db, self.path, empty_allowed=False)
+        else:
+            prepare(self.path)
 
-    @contextlib.contextmanager
     def _connect(self):
-        """A connection of its own (sqlite3 connections are not shared between threads), closed afterwards."""
-        db = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None)
-        try:
-            db.execute(f"PRAGMA busy_timeout={BUSY_MS}")
-            db.row_factory = sqlite3.Row
-            yield db
-        finally:
-            db.close()
+        if not self.read_only and missing(self.path):  # deleted under a running demo: its tables come back
+            prepare(self.path)
+        return connection(self.path, self.read_only)
 
     @contextlib.contextmanager
     def _write(self):
-        """One write transaction, taken at once (BEGIN IMMEDIATE): no two writers interleave a read and a write."""
-        with self._connect() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-
-    def _migrate(self, db) -> None:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in filter(str.strip, _SCHEMA.split(";")):
-                db.execute(statement)
-            found = db.execute("SELECT version FROM schema_version").fetchone()
-            if found is None:
-                db.execute("INSERT INTO schema_version VALUES (?)", (SCHEMA_VERSION,))
-            elif found[0] != SCHEMA_VERSION:
-                raise VoteError(f"{self.path}: schema version {found[0]}, this GenBench reads {SCHEMA_VERSION}")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+        with self._connect() as db, transaction(db):
+            yield db
 
     def record_battle(self, battle: Battle) -> str:
         """Store a battle as it is drawn; returns its id, which a vote must name."""
@@ -148,10 +101,22 @@ class VoteStore:
         return _decoded(row)
 
     def votes(self) -> list[dict]:
-        """Every vote, oldest first, with settings and verdicts decoded."""
+        """Every vote, oldest first, with settings and verdicts decoded; a row whose JSON is unreadable is skipped
+        and reported in one warning line."""
         with self._connect() as db:
-            rows = db.execute(f"SELECT {', '.join(EXPORT_FIELDS)} FROM votes ORDER BY id").fetchall()
-        return [_decoded(dict(r)) for r in rows]
+            rows = db.execute(f"SELECT id, {', '.join(EXPORT_FIELDS)} FROM votes ORDER BY id").fetchall()
+        decoded, unreadable = [], []
+        for row in map(dict, rows):
+            number = row.pop("id")
+            try:
+                decoded.append(_decoded(row))
+            except VoteError:
+                unreadable.append(str(number))
+        if unreadable:
+            print(f"warning: {self.path}: skipped {len(unreadable)} vote(s) whose settings or verdicts are not "
+                  f"JSON objects (vote id {', '.join(unreadable[:5])}{' …' if len(unreadable) > 5 else ''})",
+                  file=sys.stderr)
+        return decoded
 
     def count(self) -> int:
         with self._connect() as db:
@@ -163,21 +128,13 @@ class VoteStore:
 
 
 def _decoded(row: dict) -> dict:
-    return {**row, **{k: json.loads(row[k]) if row[k] else None for k in ("settings", "judge_a", "judge_b")}}
-
-
-def export(votes: list[dict], path: str | pathlib.Path) -> int:
-    """Write votes to a .csv or .jsonl file (settings and verdicts as JSON text in the CSV); returns the count."""
-    path = pathlib.Path(path)
-    if path.suffix.lower() not in (".csv", ".jsonl"):
-        raise VoteError(f"{path}: export to a .csv or .jsonl file")
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        if path.suffix.lower() == ".jsonl":
-            for vote in votes:
-                handle.write(json.dumps(vote, sort_keys=True) + "\n")
-        else:
-            writer = csv.DictWriter(handle, fieldnames=EXPORT_FIELDS)
-            writer.writeheader()
-            for vote in votes:
-                writer.writerow({k: _json(v) if isinstance(v, dict) else v for k, v in vote.items()})
-    return len(votes)
+    """The row with its JSON fields read back: each an object or empty; else a VoteError."""
+    decoded = dict(row)
+    for key in DECODED:
+        try:
+            decoded[key] = json.loads(row[key]) if row[key] else None
+        except (TypeError, ValueError):  # corrupt JSON text
+            decoded[key] = "unreadable"
+        if decoded[key] is not None and not isinstance(decoded[key], dict):
+            raise VoteError(f"the vote's {key} is not a JSON object")
+    return decoded
