@@ -15,8 +15,7 @@ from typing import Callable, Sequence
 
 from PIL import Image
 
-from models.contract import (GenerationError, GeneratorInfo, ImageRequest, StepCallback, check_request,
-                             check_requests, requests_for)
+from models.contract import GenerationError, GeneratorBase, GeneratorInfo, ImageRequest, StepCallback
 
 SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 CALLABLE_NOTE = ("a plain callable generate(prompts, seed) -> list of PIL images; info inferred: one pass (no steps, "
@@ -176,7 +175,7 @@ def call_by_seed(generate: Callable, requests: Sequence[ImageRequest], name: str
     return images
 
 
-class CallableGenerator:
+class CallableGenerator(GeneratorBase):
     """A plain generate(prompts, seed) behind the contract; steps, guidance and sampler do not apply."""
 
     def __init__(self, function: Callable, name: str):
@@ -185,20 +184,12 @@ class CallableGenerator:
                                   default_steps=1, default_guidance=0.0, guidance_applies=False,
                                   description=CALLABLE_NOTE)
 
-    def generate(self, prompts: Sequence[str], seed: int, steps: int | None = None,
-                 guidance_scale: float | None = None, sampler: str | None = None,
-                 on_step: StepCallback | None = None, batch_size: int | None = None) -> list[Image.Image]:
-        check_request(self.info, prompts, seed, steps, guidance_scale, sampler)
-        return self.generate_requests(requests_for(prompts, seed), steps, guidance_scale, sampler, on_step, batch_size)
-
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None) -> list[Image.Image]:
-        check_requests(self.info, requests, steps, guidance_scale, sampler, batch_size or 1)
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int) -> list[Image.Image]:
         return call_by_seed(self.function, requests, self.info.name, on_step)
 
 
-class CheckedGenerator:
+class CheckedGenerator(GeneratorBase):
     """A contract object whose images are checked; objects with only generate() are called seed by seed."""
 
     def __init__(self, inner, name: str):
@@ -207,15 +198,13 @@ class CheckedGenerator:
     def __getattr__(self, attribute):  # info, layout_aware, anything else the object offers
         return getattr(self.inner, attribute)
 
-    def generate(self, prompts: Sequence[str], seed: int, **options) -> list[Image.Image]:
-        return checked_images(guarded(self.name, self.inner.generate, prompts, seed, **options), len(prompts),
-                              self.name)
+    @property
+    def device(self) -> str:  # the default batch size follows the wrapped model's device
+        return getattr(self.inner, "device", "cpu")
 
-    def generate_requests(self, requests: Sequence[ImageRequest], steps: int | None = None,
-                          guidance_scale: float | None = None, sampler: str | None = None,
-                          on_step: StepCallback | None = None, batch_size: int | None = None,
-                          **extra) -> list[Image.Image]:
-        options = dict(steps=steps, guidance_scale=guidance_scale, sampler=sampler, **extra)
+    def make_images(self, requests: list[ImageRequest], steps: int, guidance: float, sampler: str | None,
+                    on_step: StepCallback | None, batch_size: int, **extra) -> list[Image.Image]:
+        options = dict(steps=steps, guidance_scale=guidance, sampler=sampler, **extra)
         if callable(getattr(self.inner, "generate_requests", None)):
             images = guarded(self.name, self.inner.generate_requests, requests, on_step=on_step,
                              batch_size=batch_size, **options)
