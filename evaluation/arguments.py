@@ -71,13 +71,16 @@ def seed(text: str) -> int:
 
 
 def truncations(text: str) -> list[float]:
-    """Comma-separated truncation psi, each a finite number from 0 to 2 (the GAN family's accepted range)."""
+    """Comma-separated truncation psi, each a finite number from 0 to models.contract.MAX_TRUNCATION (the GAN
+    family's accepted range)."""
+    from models.contract import MAX_TRUNCATION
+
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
         values = []
-    if not values or not all(0 <= v <= 2 for v in values):  # NaN fails the comparison too
-        raise argparse.ArgumentTypeError(f"truncation psi must be numbers from 0 to 2, got {text!r}")
+    if not values or not all(0 <= v <= MAX_TRUNCATION for v in values):  # NaN fails the comparison too
+        raise argparse.ArgumentTypeError(f"truncation psi must be numbers from 0 to {MAX_TRUNCATION:g}, got {text!r}")
     return sorted(set(values))
 
 

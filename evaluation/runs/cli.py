@@ -120,6 +120,7 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def add_run(sub) -> None:
     from models.acceleration import PRECISIONS
+    from models.contract import MAX_TRUNCATION
 
     p = sub.add_parser("run", help="generate a sweep (resumable) and write its metrics and reports",
                        description="Every model x sampler x steps x guidance x prompt x sample image, written once to "
@@ -154,8 +155,9 @@ def add_run(sub) -> None:
                    help="layout-aware models (dit-layout, gan-layout): planner (default), none (the caption alone, setting "
                         "names end in -nolayout), or planner,none for the ablation side by side")
     p.add_argument("--truncation", type=_truncations, default=None, metavar="PSI,...",
-                   help="GANs: comma-separated truncation psi from 0 to 2, one setting each (names end in -psi0.5); "
-                        "the report plots accuracy and diversity against psi (default: the model's own, 1)")
+                   help=f"GANs: comma-separated truncation psi from 0 to {MAX_TRUNCATION:g}, one setting each (names "
+                        "end in -psi0.5); the report plots accuracy and diversity against psi (default: the model's "
+                        "own, 1)")
     p.add_argument("--batch-size", type=_batch_size, default=None,
                    help="images computed together (default: 16 on CPU, 64 on CUDA); a fixed batch size gives "
                         "bitwise-identical images, another one equal to within 1/255 (recorded in run.json and rows)")
