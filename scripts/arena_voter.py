@@ -95,7 +95,8 @@ def cast(args: argparse.Namespace, url: str) -> dict:
 def rows(path: str | None) -> int | None:
     from evaluation.arena.votes import VoteStore
 
-    return VoteStore(path).count() if path and pathlib.Path(path).is_file() else None
+    # read-only: counting the rows must not write to a database the demo is using
+    return VoteStore(path, read_only=True).count() if path and pathlib.Path(path).is_file() else None
 
 
 def main() -> None:
