@@ -13,6 +13,10 @@ from world.placement import line_middle
 from world.seeds import chunk_seed
 
 EVAL_SEED = 2024  # world prompts for evaluation come from a stream that training never uses
+# below this template IoU (world/detector.py shape_fit) the judge answers "unsure": on the hand-labelled audit set
+# (tests/data/judge_audit: generated images where the fit was poorest) fits under it were blobs, merged or
+# half-drawn objects whose verdict the eye could often not give either; clean renderings fit 0.75 or better
+UNSURE_FIT = 0.43
 PLACEHOLDER = "a red circle"  # what a prompt the planner refused is replaced by; its image is judged blank
 
 
@@ -25,6 +29,22 @@ def judge(caption: str, image: Image.Image) -> dict:
     if image.size != (32, 32):  # the detector reads the world's 32x32 canvas; other generators are resized to it
         image = image.convert("RGB").resize((32, 32), Image.BICUBIC)
     found = detect(image)
+    poor = [d for d in found if d.match < UNSURE_FIT]
+    return unsure(verdict(spec, found), poor) if poor else verdict(spec, found)
+
+
+def unsure(result: dict, poor: list[Detection]) -> dict:
+    """The verdict when the detector's shape fit is poor: never right (every attribute False), `unsure` set, and
+    the reason says which object fitted worst."""
+    worst = min(poor, key=lambda d: d.match)
+    answer = {key: False if isinstance(value, bool) else value for key, value in result.items()}
+    return {**answer, "unsure": True,
+            "reason": f"unsure: shape fit {worst.match:.2f} < {UNSURE_FIT} ({worst.color} {worst.shape})"}
+
+
+def verdict(spec: dict, found: list[Detection]) -> dict:
+    """The judge's answer for a parsed caption on objects already found (by the detector, or by a person's eye:
+    world/hand_labels.py): the rules of a right image, apart from how the objects were seen."""
     if spec["kind"] == "single":
         return judge_single(spec, found)
     if spec["kind"] == "count":
@@ -154,9 +174,10 @@ def score(generator, prompts: Sequence[str], guidance: float, steps: int, sample
                                     **(options or {}))
         judgements += [judge(t, blank if r else im)
                        for t, r, im in zip(targets[start:start + batch], refused[start:start + batch], images)]
-    keys = sorted({k for j in judgements for k in j if k not in ("objects", "reason")})
+    keys = sorted({k for j in judgements for k in j if k not in ("objects", "reason", "unsure")})
     result = {"n": len(judgements), **{k: round(sum(j[k] for j in judgements if k in j) /
                                                  max(1, sum(k in j for j in judgements)), 4) for k in keys}}
+    result["unsure"] = round(sum(bool(j.get("unsure")) for j in judgements) / max(1, len(judgements)), 4)
     if planner is not None:
         result["planned"] = round(1 - sum(refused) / max(1, len(refused)), 4)
     return result
