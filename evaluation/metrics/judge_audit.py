@@ -1,5 +1,6 @@
 """python -m evaluation judge-audit [--n N] [--out DIR]: how far the judge (world/detector.py + world/accuracy.py)
-can be trusted on images that are not clean renderings.
+can be trusted on images that are not clean renderings. `--labelled` checks it against hand labels of
+generated images instead (evaluation/metrics/judge_by_eye.py).
 
 N random world scenes (every optional word given, so size and position are judged too) are rendered and
 perturbed at growing strengths: Gaussian pixel noise, Gaussian blur, JPEG compression, a color shift (every
@@ -146,6 +147,11 @@ def table(rows: list[AuditRow]) -> tuple[list[str], list[list[str]]]:
 
 
 def cmd_judge_audit(args: argparse.Namespace) -> None:
+    if args.labelled:
+        from evaluation.metrics import judge_by_eye
+
+        print(judge_by_eye.summary(judge_by_eye.check(pathlib.Path(args.labelled))))
+        return
     if not 1 <= args.n <= 10_000:
         print("error: --n must be from 1 to 10000 scenes", file=sys.stderr)
         raise SystemExit(2)
@@ -194,4 +200,7 @@ def add_parser(sub) -> None:
     p.add_argument("--n", type=int, default=200, help="scenes per strength (default 200)")
     p.add_argument("--seed", type=int, default=AUDIT_SEED, help=f"scene stream (default {AUDIT_SEED})")
     p.add_argument("--out", default=None, help="also write judge_audit.md and judge_audit.json to this folder")
+    p.add_argument("--labelled", nargs="?", const="tests/data/judge_audit", default=None, metavar="DIR",
+                   help="instead: the judge against hand labels of generated images (labels.jsonl in DIR, default "
+                        "tests/data/judge_audit): right, wrong, unsure and every disagreement")
     p.set_defaults(run=cmd_judge_audit)
