@@ -95,3 +95,22 @@ def test_cmmd_command_pairs_folders_by_prompt_folder(tmp_path, evaluator_clip, c
     evaluation_main(["cmmd", str(tmp_path / "a"), str(tmp_path / "b"), "--paired"])
     value, _, se = capsys.readouterr().out.split()[:3]
     assert abs(float(value)) <= 2 * float(se) + 1e-9
+
+
+def test_fid_and_prdc_stand_next_to_the_floor_interval(records):
+    """The floor row carries FID's standard error and precision/recall/density/coverage intervals over prompts; a
+    shifted generator (blank canvases: the tests' evaluator CLIP barely sees color) lies outside them, unmarked."""
+    root, by_model = records
+    floor, wrong = by_model["world"], by_model["blank"]
+    value, se = floor["fid_interval"]["world"]
+    assert value == pytest.approx(floor["fid"]["world"], rel=1e-6) and se > 0
+    assert not noise_floor.within(wrong["fid"]["world"], floor["fid_interval"]["world"])
+    for metric, (mid, low, high) in floor["prdc_interval"]["world"].items():
+        assert low <= mid <= high and mid == pytest.approx(floor["prdc"]["world"][metric])
+    assert "fid_interval" not in wrong or wrong["fid_interval"] == {}  # the floor row alone pays the bootstrap
+    lines = (root / "report.md").read_text().splitlines()
+    floor_line = next(line for line in lines if line.startswith("| world |"))
+    wrong_line = next(line for line in lines if line.startswith("| blank |"))
+    assert f" ± {se:.2f}" in floor_line.split("|")[7] and "≈" not in wrong_line.split("|")[7]
+    assert any(line.startswith("| world (") and " [" in line for line in lines)  # the fidelity table
+    assert "fid_world" not in noise_floor.near_floor(wrong, floor)

@@ -66,6 +66,9 @@ def near_floor(record: dict, floor: dict | None) -> list[str]:
     near = [f"kid_{k}" for k, v in record.get("kid", {}).items()
             if v and within(v[0], floor.get("kid_interval", {}).get(k))]
     near += [f"cmmd_{c}" for c, v in record.get("cmmd", {}).items() if within(v, floor.get("cmmd_interval", {}).get(c))]
+    near += [f"fid_{k}" for k, v in record.get("fid", {}).items() if within(v, floor.get("fid_interval", {}).get(k))]
+    near += [f"prdc_{k}_{m}" for k, found in record.get("prdc", {}).items() for m, v in (found or {}).items()
+             if within(v, (floor.get("prdc_interval", {}).get(k) or {}).get(m))]
     near += ["clip_score"] if record.get("clip_score") and within(record["clip_score"][0], floor.get("clip_score")) else []
     return near + [f"accuracy_{c}" for c, v in record.get("accuracy", {}).items()
                    if v and within(v[0], floor.get("accuracy", {}).get(c))]

@@ -127,7 +127,7 @@ def folder_images(folder: pathlib.Path) -> list[pathlib.Path]:
     return paths
 
 
-METRICS_VERSION = 3  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
+METRICS_VERSION = 4  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
 
 
 def fingerprint(rows: dict[str, dict], options: dict) -> str:
@@ -202,6 +202,8 @@ def _record(members: list[dict]) -> dict:
     record["clip_by_category"] = {c: bootstrap(v) for c, v in sorted(clip_by_category.items())}
     record["accuracy"] = {c: bootstrap([float(r["correct"]) for r in rs]) for c, rs in sorted(by_category.items())}
     record["color_shape"] = {c: float(np.mean([r["color_shape"] for r in rs])) for c, rs in sorted(by_category.items())}
+    judged = [r for rs in by_category.values() for r in rs]  # the judge's "unsure" (world.accuracy): not right, counted apart
+    record["unsure"] = float(np.mean([str(r.get("reason") or "").startswith("unsure") for r in judged])) if judged else None
     return record
 
 
@@ -210,7 +212,8 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
     """One record per (model, setting): images/s, CLIP score (overall and per category), accuracy per category,
     FID and KID per features with their sample counts, precision/recall/density/coverage, CMMD on the run's
     CLIP, within-prompt diversity, and the judge's accuracy on the group's references."""
-    from evaluation.metrics import cmmd, fidelity
+    from evaluation.metrics import cmmd, fidelity, prompt_bootstrap
+    from evaluation.metrics.noise_floor import FLOOR_MODEL
 
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for key in sorted(rows):
@@ -227,6 +230,7 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
         record = _record(members)
         record["fid"], record["kid"], record["fid_n"], record["prdc"] = {}, {}, {}, {}
         record["kid_interval"], record["fid_inf"], record["cmmd_interval"] = {}, {}, {}
+        record["fid_interval"], record["prdc_interval"] = {}, {}
         paired_features = {}
         for kind, cache in caches.items():
             fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
@@ -241,6 +245,10 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
             record["fid_n"][kind] = {"generated": len(fake), "real": None if real is None else len(real),
                                      "dim": int(fake.shape[1])}
             record["prdc"][kind] = None if real is None else fidelity.prdc(real, fake)
+            if paired and record["model"] == FLOOR_MODEL:  # the floor's intervals: what the ≈ marks compare with
+                prompts = [r["prompt_index"] for r in members]
+                record["fid_interval"][kind] = prompt_bootstrap.fid_interval(fake, real, prompts)
+                record["prdc_interval"][kind] = prompt_bootstrap.prdc_intervals(real, fake, prompts, fidelity.K)
         record["cmmd"] = {clip: _cmmd(root, members, clip_cache, real_for_all.get(clip_kind), record["cmmd_interval"], clip)}
         record["diversity"] = fidelity.diversity(root, members, paired_features)
         record["judge_on_references"] = fidelity.judge_on_references(members)

@@ -50,18 +50,23 @@ def _fid(record: dict, kind: str) -> str:
     return f"{value:.2f} (n={counts['generated']}{' ⚠' if low else ''})"
 
 
+def _share(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f} %"
+
+
 def table(records: list[dict]) -> tuple[list[str], list[list[str]]]:
     kinds = sorted({k for r in records for k in r["fid"]})
     clips = sorted({c for r in records for c in r.get("cmmd", {})})
     categories = task_order({c for r in records for c in r["accuracy"]})
     header = ["model", "family", "sampler", "steps", "guidance", "n"]
     header += [f"FID ({k})" for k in kinds] + [f"FID∞ ({k})" for k in kinds] + [f"KID ({k}) ×1e3" for k in kinds]
-    header += [f"CMMD ({c})" for c in clips] + ["CLIP score"] + [f"acc. {c}" for c in categories] + ["img/s"]
+    header += [f"CMMD ({c})" for c in clips] + ["CLIP score"] + [f"acc. {c}" for c in categories]
+    header += ["unsure"] * any(r.get("unsure") is not None for r in records) + ["img/s"]
     body, floor = [], floor_marks.floor_record(records)
     for r in sorted(records, key=lambda r: (r is not floor, shown_model(r), r["sampler"] or "", r["steps"] or 0,
                                             r["guidance"] or 0)):
         row = [shown_model(r), r["family"], r["sampler"] or "–", str(r["steps"] or "–"), guidance_text(r), str(r["n"])]
-        row += [_fid(r, k) for k in kinds] + [floor_marks.fid_inf(r, k) for k in kinds]
+        row += [_fid(r, k) + floor_marks.fid_mark(r, floor, k) for k in kinds] + [floor_marks.fid_inf(r, k) for k in kinds]
         row += [f"{1e3 * r['kid'][k][0]:.2f} ± {1e3 * (r['kid'][k][1] or 0):.2f}"
                 + floor_marks.mark(r, floor, r["kid"][k][0], "kid_interval", k) if r["kid"].get(k) else "–" for k in kinds]
         row += ["–" if r.get("cmmd", {}).get(c) is None else f"{r['cmmd'][c]:.4f}"
@@ -69,6 +74,7 @@ def table(records: list[dict]) -> tuple[list[str], list[list[str]]]:
         row += [_interval(r["clip_score"]) + floor_marks.mark(r, floor, (r["clip_score"] or [None])[0], "clip_score")]
         row += [_percent(r["accuracy"].get(c)) + floor_marks.mark(r, floor, (r["accuracy"].get(c) or [None])[0],
                                                                    "accuracy", c) for c in categories]
+        row += [_share(r.get("unsure"))] * ("unsure" in header)
         row += ["n/a" if r["images_per_s"] is None else f"{r['images_per_s']:.2f}"]  # made elsewhere: time unknown
         body.append(row)
     return header, body

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 
+from evaluation.report import floor_marks
 from evaluation.report.plots import guidance_text, shown_model
 
 
@@ -80,12 +81,13 @@ def fidelity_table(records: list[dict]) -> tuple[list[str], list[list[str]]] | N
     header += ["layouts differ: generated / references"]
     spreads = sorted({k for r in records for k in ((r.get("diversity") or {}).get("spread") or {})})
     header += [f"feature spread ({k}): generated / references" for k in spreads]
-    body = []
+    body, floor = [], floor_marks.floor_record(records)
     for r in _sorted(records):
         row = [_name(r)]
         for kind in kinds:
             found = r.get("prdc", {}).get(kind) or {}
-            row += [_number(found.get(m)) for m in ("precision", "recall", "density", "coverage")]
+            row += [_number(found.get(m)) + floor_marks.prdc_mark(r, floor, kind, m)
+                    for m in ("precision", "recall", "density", "coverage")]
         found = r.get("diversity") or {}
         row.append(f"{_share(found.get('layouts_differ'))} / {_share(found.get('layouts_differ_reference'))}")
         row += [f"{_number((found.get('spread') or {}).get(k))} / {_number((found.get('spread_reference') or {}).get(k))}"
