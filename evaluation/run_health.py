@@ -7,6 +7,7 @@ the next `run`. Only the writer of the folder heals it (it holds the lock).
 """
 from __future__ import annotations
 
+import fnmatch
 import io
 import json
 import os
@@ -19,7 +20,7 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from evaluation.settings_check import sound_settings
-from evaluation.store import StoreError
+from evaluation.store import StoreError, read_row, valid_row
 from models.safe_files import FileRefused, open_image, read_bytes, set_aside
 
 MAX_CACHE_BYTES = 1 << 30  # metrics.json and features-*.npz of even shapes-full stay far below a gigabyte
@@ -65,11 +66,16 @@ def _features_problem(data: bytes) -> str | None:
     return None
 
 
+def _entries(root: pathlib.Path, pattern: str) -> list[pathlib.Path]:
+    """Every entry of RUN_DIR matching `pattern`, a symlink loop included (Path.glob skips what does not exist)."""
+    return sorted(path for path in root.iterdir() if fnmatch.fnmatchcase(path.name, pattern))
+
+
 def heal_caches(root: pathlib.Path) -> list[str]:
     """Set aside every bad cache and output of RUN_DIR; returns the names set aside."""
     aside = []
     for pattern, check in (("metrics.json", _metrics_problem), ("features-*.npz", _features_problem)):
-        for path in sorted(root.glob(pattern)):
+        for path in _entries(root, pattern):
             why = _irregular(path)
             if why is None:
                 try:
@@ -79,7 +85,7 @@ def heal_caches(root: pathlib.Path) -> list[str]:
             if why:
                 aside.append(set_aside(root / path.name, why).name)
     for pattern in (*OUTPUTS, "rows*.jsonl"):
-        for path in sorted(root.glob(pattern)):
+        for path in _entries(root, pattern):
             why = _irregular(path)
             if why:
                 then = "its rows read back from the PNGs" if pattern.startswith("rows") else "written anew"
@@ -145,12 +151,29 @@ def holds_run(root: pathlib.Path) -> bool:
 
 
 def heal_folder(store) -> dict[str, dict]:
-    """Caches and outputs checked, the table repaired, unreadable images set aside (made again by the next run);
-    returns the sound rows. For the folder's one writer (it holds the lock)."""
+    """Caches and outputs checked, the table repaired, unreadable images set aside (made again by the next run),
+    every row as its image records it; returns the sound rows. For the folder's one writer (it holds the lock)."""
     heal_caches(store.root)
     rows = store.repair()
     sound = heal_images(store.root, rows)
-    return rows if len(sound) == len(rows) else store.repair()
+    if len(sound) != len(rows):
+        rows = sound = store.repair()
+    recorded = {key: _as_recorded(store.root, row) for key, row in sound.items()}
+    changed = sorted(key for key in sound if recorded[key] != sound[key])
+    if changed:  # the image is the record: a table row that says otherwise is a row damaged in place
+        print(f"warning: {store.rows_path}: {len(changed)} row(s) differ from their images' own (first {changed[0]}); "
+              f"the images' rows are kept", file=sys.stderr)
+        store.write_table(recorded)
+    return recorded
+
+
+def _as_recorded(root: pathlib.Path, row: dict) -> dict:
+    """The row the image carries (where the image lies), when it is sound; else the table's."""
+    own = read_row(root / row["file"])
+    if own is None or own.get("key") != row["key"]:
+        return row
+    own = {**own, "file": row["file"]}
+    return own if valid_row(own, root) else row
 
 
 def check_prompts(rows: dict[str, dict], prompts: list, root: pathlib.Path) -> None:

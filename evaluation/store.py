@@ -153,8 +153,11 @@ class RunStore:
         if self.rank == 0:
             for extra in self.root.glob("rows.*.jsonl"):  # other ranks' tables fold into the main one
                 extra.unlink()
-            atomic_write(self.rows_path, "".join(json.dumps(rows[k]) + "\n" for k in sorted(rows)))
+            self.write_table(rows)
         return rows
+
+    def write_table(self, rows: dict[str, dict]) -> None:
+        atomic_write(self.rows_path, "".join(json.dumps(rows[k]) + "\n" for k in sorted(rows)))
 
     # ------------------------------------------------------------ writing
     def add(self, image: Image.Image, row: dict) -> None:
@@ -214,7 +217,7 @@ def valid_row(row: dict, root: pathlib.Path) -> bool:
         return False
     try:  # a symlink out of images/ is outside too
         return (root / file).resolve().is_relative_to((root / "images").resolve())
-    except (OSError, ValueError):  # a NUL byte, a loop
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a loop (RuntimeError before Python 3.13)
         return False
 
 

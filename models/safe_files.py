@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 import warnings
+from typing import Iterator
 
 from PIL import Image
 
@@ -95,38 +96,42 @@ def open_image(path: str | os.PathLike, inside: str | os.PathLike | None = None,
                max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """The image at `path`, decoded (RGB) only after its header's size passed `max_pixels`; a FileRefused
     naming the file for a link out, a non-regular file, a bomb, or bytes that are no image."""
-    data = read_bytes(path, inside=inside)
+    with _header(path, read_bytes(path, inside=inside), max_pixels) as image:
+        try:
+            return image.convert("RGB")
+        except (OSError, ValueError, SyntaxError, EOFError) as error:  # SyntaxError: PIL's word for a broken chunk
+            raise FileRefused(f"{path} is not a readable image ({_first_line(error)})") from None
+
+
+def image_size(path: str | os.PathLike, inside: str | os.PathLike | None = None,
+               max_pixels: int = MAX_IMAGE_PIXELS) -> tuple[int, int]:
+    """(width, height) from the header alone, with the same refusals as open_image."""
+    with _header(path, read_bytes(path, inside=inside), max_pixels) as image:
+        return image.size
+
+
+@contextlib.contextmanager
+def _header(path, data: bytes, max_pixels: int) -> Iterator[Image.Image]:
+    """The image opened lazily (header read, no pixel decoded), refused when it declares over `max_pixels`."""
+    declared = f"{path} declares more pixels than the {max_pixels:,} allowed: refused before decoding"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                width, height = image.size
-                if width * height > max_pixels:
-                    raise FileRefused(f"{path} is {width}x{height} pixels, over the {max_pixels:,} allowed: refused "
-                                      f"before decoding")
-                return image.convert("RGB")
+            image = Image.open(io.BytesIO(data))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise FileRefused(f"{path} declares more pixels than the {max_pixels:,} allowed: refused before decoding "
-                          f"({error.__class__.__name__})") from None
-    except FileRefused:
-        raise
-    except (OSError, ValueError, SyntaxError, EOFError) as error:  # SyntaxError: PIL's word for a broken PNG chunk
-        reason = (str(error).splitlines() or [type(error).__name__])[0]
-        raise FileRefused(f"{path} is not a readable image ({reason})") from None
+        raise FileRefused(f"{declared} ({type(error).__name__})") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
+        raise FileRefused(f"{path} is not a readable image ({_first_line(error)})") from None
+    with image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise FileRefused(f"{path} is {width}x{height} pixels, over the {max_pixels:,} allowed: refused before "
+                              f"decoding")
+        yield image
 
 
-def image_size(path: str | os.PathLike, inside: str | os.PathLike | None = None) -> tuple[int, int]:
-    """(width, height) from the header alone, with the same refusals as open_image."""
-    data = read_bytes(path, inside=inside)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                return image.size
-    except Image.DecompressionBombError:
-        raise FileRefused(f"{path} declares more pixels than the {MAX_IMAGE_PIXELS:,} allowed: refused") from None
-    except (OSError, ValueError, SyntaxError, EOFError):
-        raise FileRefused(f"{path} is not a readable image") from None
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]
 
 
 def check_writable(folder: pathlib.Path) -> None:
