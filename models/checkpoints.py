@@ -4,6 +4,7 @@ Weights are safetensors only; nothing is pickled.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -13,12 +14,15 @@ import re
 import time
 
 import torch
+from safetensors.torch import load_file, save_file
 
-from models.files import atomic_write
+from models.files import atomic_path, atomic_write
 from world import WORLD_VERSION
 
 CHECKPOINT_ROOT = pathlib.Path(__file__).parent / "checkpoints"
 MANIFEST = "generator.json"
+CONFIG = "config.json"  # a component's config and weights, side by side in its folder (the diffusers layout)
+COMPONENT_WEIGHTS = "model.safetensors"
 WEIGHT_SUFFIXES = (".safetensors",)
 CONFIG_SUFFIXES = (".json",)
 DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -154,3 +158,41 @@ def resolve_pin(folder: pathlib.Path, pinned: dict, weights: str) -> pathlib.Pat
     if not (target / weights).is_file() or sha256(target / weights) != pinned["sha256"]:
         raise CheckpointError(f"{pathlib.Path(folder).name} was trained against another {target.name} than {target}")
     return target
+
+
+def save_config_and_weights(folder: pathlib.Path, config, state_dict: dict[str, torch.Tensor]) -> None:
+    """A component folder: config.json (the config dataclass, indented by 2) beside model.safetensors. These bytes
+    are what shipped manifests digest, so the format must not change."""
+    folder = pathlib.Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write(folder / CONFIG, json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    with atomic_path(folder / COMPONENT_WEIGHTS) as temporary:
+        save_file({k: v.detach().contiguous().cpu() for k, v in state_dict.items()}, temporary)
+
+
+def load_config_and_weights(folder: pathlib.Path, config_class) -> tuple:
+    """(config, state dict) of a component folder; config_class.from_dict reads the JSON where the class has one."""
+    folder = pathlib.Path(folder)
+    try:
+        saved = json.loads((folder / CONFIG).read_text(encoding="utf-8"))
+        from_dict = getattr(config_class, "from_dict", None)
+        config = from_dict(saved) if from_dict is not None else config_class(**saved)
+        return config, load_file(folder / COMPONENT_WEIGHTS)
+    except CheckpointError:  # the config's own one line (a retired field, say)
+        raise
+    except Exception as error:  # a missing file, bad JSON, an unknown field, a safetensors header error
+        raise CheckpointError(f"cannot load {folder}: {_first_line(error)}") from None
+
+
+def load_weights_into(network: torch.nn.Module, state_dict: dict[str, torch.Tensor],
+                      folder: pathlib.Path) -> torch.nn.Module:
+    """network with state_dict loaded; a missing, unexpected or misshapen tensor is one line naming the folder."""
+    try:
+        network.load_state_dict(state_dict)
+    except RuntimeError as error:
+        raise CheckpointError(f"cannot load {folder}: {_first_line(error)}") from None
+    return network
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [type(error).__name__])[0]

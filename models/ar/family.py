@@ -6,26 +6,25 @@ generate()."""
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 from typing import Sequence
 
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 from models.ar.sampling import MAX_TEMPERATURE, decode
 from models.ar.tokenizer import WEIGHTS as TOKENIZER_WEIGHTS
 from models.ar.tokenizer import FSQTokenizer
 from models.ar.transformer import ARConfig, ARTransformer
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, resolve_pin
+from models.checkpoints import (CHECKPOINT_ROOT, COMPONENT_WEIGHTS, load_config_and_weights, load_weights_into,
+                                read_manifest, resolve_pin)
 from models.contract import (GenerationError, GeneratorBase, GeneratorInfo, ImageRequest, StepCallback, batches,
                              image_generator, parameter_count)
 from models.text.encoder import WEIGHTS as TEXT_ENCODER_WEIGHTS
 from models.text.encoder import TextEncoder
 from world import to_image
 
-WEIGHTS = "transformer/model.safetensors"
+WEIGHTS = f"transformer/{COMPONENT_WEIGHTS}"
 
 
 @dataclasses.dataclass
@@ -110,12 +109,8 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "ar", device: str = "cpu") -> 
     components = manifest["components"]
     encoder = TextEncoder.from_pretrained(resolve_pin(folder, components["text_encoder"], TEXT_ENCODER_WEIGHTS))
     tokenizer = FSQTokenizer.from_pretrained(resolve_pin(folder, components["tokenizer"], TOKENIZER_WEIGHTS))
-    try:
-        config = ARConfig(**json.loads((folder / "transformer" / "config.json").read_text()))
-        transformer = ARTransformer(config)
-        transformer.load_state_dict(load_file(folder / WEIGHTS))
-    except Exception as error:  # a missing file, a safetensors header error, a shape mismatch
-        raise CheckpointError(f"cannot load {folder / WEIGHTS}: {str(error).splitlines()[0]}") from None
+    config, state = load_config_and_weights(folder / "transformer", ARConfig)
+    transformer = load_weights_into(ARTransformer(config), state, folder / "transformer")
     sampling = SamplingConfig(**manifest.get("sampling", {}))
     transformer.eval().requires_grad_(False).to(device)
     parameters = parameter_count(transformer, tokenizer.vae.decoder, tokenizer.vae.post_quant_conv) \

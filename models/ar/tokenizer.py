@@ -15,20 +15,19 @@ codebook to learn, no commitment loss and no dead codes; the loss is the reconst
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import pathlib
 
 import torch
 from diffusers import AutoencoderKL
-from safetensors.torch import load_file, save_file
 
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest
+from models.checkpoints import (CHECKPOINT_ROOT, COMPONENT_WEIGHTS, load_config_and_weights, load_weights_into,
+                                read_manifest, save_config_and_weights)
 from models.diffusion.vae import VAE_CONFIGS
 from models.diffusion.vae import build_vae
 
 DEFAULT_PATH = CHECKPOINT_ROOT / "vq"
-WEIGHTS = "tokenizer/model.safetensors"
+WEIGHTS = f"tokenizer/{COMPONENT_WEIGHTS}"
 
 
 @dataclasses.dataclass
@@ -37,6 +36,9 @@ class TokenizerConfig:
     levels: tuple[int, ...] = (8, 5, 5, 5)  # values per latent channel: 8*5*5*5 = 1000 codes (the FSQ paper's ~1k)
     input_scale: float = 2.0  # latents are divided by this before tanh: |z| < 2 stays near the linear part
     grid: int = 8  # codes per side: 32x32 -> 8x8
+
+    def __post_init__(self):
+        self.levels = tuple(self.levels)  # config.json holds a list
 
 
 TOKENIZER_CONFIGS = {
@@ -127,23 +129,15 @@ class FSQTokenizer(torch.nn.Module):
 
     # ------------------------------------------------------------ persistence
     def save_pretrained(self, folder: pathlib.Path) -> None:
-        folder = pathlib.Path(folder)
-        (folder / "tokenizer").mkdir(parents=True, exist_ok=True)
-        (folder / "tokenizer" / "config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
-        save_file({k: v.detach().contiguous() for k, v in self.state_dict().items()}, folder / WEIGHTS)
+        save_config_and_weights(pathlib.Path(folder) / "tokenizer", self.config, self.state_dict())
 
     @classmethod
     def from_pretrained(cls, folder: pathlib.Path = DEFAULT_PATH) -> "FSQTokenizer":
         """A checkpoint folder with generator.json (digests verified), tokenizer/config.json and the weights."""
         folder = pathlib.Path(folder)
         read_manifest(folder)
-        try:
-            config = json.loads((folder / "tokenizer" / "config.json").read_text())
-            tokenizer = cls(TokenizerConfig(**{**config, "levels": tuple(config["levels"])}))
-            tokenizer.load_state_dict(load_file(folder / WEIGHTS))
-        except Exception as error:  # a missing file, a safetensors header error, a shape mismatch
-            raise CheckpointError(f"cannot load the tokenizer in {folder}: {str(error).splitlines()[0]}") from None
-        return tokenizer.eval().requires_grad_(False)
+        config, state = load_config_and_weights(folder / "tokenizer", TokenizerConfig)
+        return load_weights_into(cls(config), state, folder / "tokenizer").eval().requires_grad_(False)
 
 
 def warm_start_from_vae(tokenizer: FSQTokenizer, vae_folder: pathlib.Path) -> None:

@@ -7,12 +7,10 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 from models.ar.family import WEIGHTS, ARGenerator, SamplingConfig, ar_info, load
 from models.ar.tokenizer import DEFAULT_PATH as TOKENIZER_PATH
@@ -20,7 +18,7 @@ from models.ar.tokenizer import TOKENIZER_CONFIGS
 from models.ar.tokenizer import WEIGHTS as TOKENIZER_WEIGHTS
 from models.ar.tokenizer import FSQTokenizer, codebook_usage, psnr, warm_start_from_vae
 from models.ar.transformer import TRANSFORMER_CONFIGS, ARTransformer
-from models.checkpoints import pin
+from models.checkpoints import pin, save_config_and_weights
 from models.contract import parameter_count
 from models.diffusion.vae import DEFAULT_PATH as VAE_PATH
 from models.diffusion.vae import held_out_images
@@ -118,11 +116,9 @@ def ar_component(preset: str = "small", tokenizer_path: pathlib.Path = TOKENIZER
         return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)
 
     def export(network: ARTransformer, folder: pathlib.Path) -> dict:
-        (folder / "transformer").mkdir(parents=True, exist_ok=True)
-        save_file({k: v.detach().contiguous() for k, v in network.state_dict().items()}, folder / WEIGHTS)
-        config = dataclasses.asdict(network.config)
-        (folder / "transformer" / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        return {"transformer": {"class": "ARTransformer", "preset": preset, "config": config,
+        save_config_and_weights(folder / "transformer", network.config, network.state_dict())
+        return {"transformer": {"class": "ARTransformer", "preset": preset,
+                                "config": dataclasses.asdict(network.config),
                                 "parameters": parameter_count(network)},
                 "text_encoder": pin(folder, pathlib.Path(text_encoder_path), TEXT_ENCODER_WEIGHTS),
                 "tokenizer": pin(folder, pathlib.Path(tokenizer_path), TOKENIZER_WEIGHTS)}

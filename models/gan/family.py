@@ -11,9 +11,9 @@ import pathlib
 
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest, resolve_pin
+from models.checkpoints import (CHECKPOINT_ROOT, COMPONENT_WEIGHTS, CheckpointError, load_config_and_weights,
+                                load_weights_into, read_manifest, resolve_pin)
 from models.contract import (GeneratorBase, GeneratorInfo, ImageRequest, StepCallback, batches, check_truncation,
                              image_generator)
 from models.gan.losses import DEFAULT_LOSS, LOSSES
@@ -24,7 +24,7 @@ from models.text.encoder import TextEncoder
 from world import to_image
 
 ARCHS = ("dcgan", "stylegan2")
-WEIGHTS = "generator/model.safetensors"
+WEIGHTS = f"generator/{COMPONENT_WEIGHTS}"
 # experiments removed with their code (MSGAN's mode-seeking term, PacGAN's packing): the shipped configs still
 # carry their fields, at these values, which mean "off"
 RETIRED = {"mode_seeking_weight": 0.0, "mode_seeking_on": "pixels", "pack": 1}
@@ -167,12 +167,8 @@ def load(folder: pathlib.Path = CHECKPOINT_ROOT / "gan", device: str = "cpu") ->
     manifest = read_manifest(folder)
     encoder = TextEncoder.from_pretrained(resolve_pin(folder, manifest["components"]["text_encoder"],
                                                       TEXT_ENCODER_WEIGHTS))
-    config = GANConfig.from_dict(manifest["components"]["generator"]["config"])
-    network, _ = build(config, encoder.config.embed_dim)
-    try:
-        network.load_state_dict(load_file(folder / WEIGHTS))
-    except Exception as error:
-        raise CheckpointError(f"cannot load {folder / WEIGHTS}: {str(error).splitlines()[0]}") from None
+    config, state = load_config_and_weights(folder / "generator", GANConfig)  # its digest checked by read_manifest
+    network = load_weights_into(build(config, encoder.config.embed_dim)[0], state, folder / "generator")
     network.eval().requires_grad_(False).to(device)
     parameters = sum(p.numel() for p in network.parameters()) + encoder.parameter_count()
     return GANGenerator(gan_info(manifest["name"], config, parameters), network, config, encoder.to(device), device)

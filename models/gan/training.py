@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import pathlib
 
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import save_file
 
-from models.checkpoints import pin
+from models.checkpoints import pin, save_config_and_weights
 from models.gan.family import WEIGHTS, GANConfig, GANGenerator, build, gan_info, load
 from models.gan.losses import (clip_weights, discriminator_loss, generator_loss, gradient_penalty,
                                path_length_penalty, r1_penalty)
@@ -162,9 +160,7 @@ class GANSteps:
 
 def _export(config: GANConfig, discriminator: torch.nn.Module, text_encoder_path: pathlib.Path,
             net: torch.nn.Module, folder: pathlib.Path) -> dict:
-    (folder / "generator").mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().contiguous() for k, v in net.state_dict().items()}, folder / WEIGHTS)
-    (folder / "generator" / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=2) + "\n")
+    save_config_and_weights(folder / "generator", config, net.state_dict())
     return {"generator": {"class": type(net).__name__, "config": dataclasses.asdict(config),
                           "parameters": sum(p.numel() for p in net.parameters())},
             "discriminator": {"class": type(discriminator).__name__,
