@@ -15,7 +15,7 @@ from models.contract import GenerationError, GeneratorInfo, check_batch_size, ch
 from models.devices import resolve_device
 from models.files import atomic_path
 from models import hub
-from models.registry import BUILTIN, UnknownModel, is_available, load
+from models.registry import BUILTIN, UnknownModel, is_available, load, world_version
 from models.safe_files import check_writable
 
 MAX_IMAGES = 1000
@@ -129,7 +129,7 @@ def cmd_list(args: argparse.Namespace) -> None:
         flops = generator.flops_per_evaluation() / 1e9 if hasattr(generator, "flops_per_evaluation") else float("nan")
         guidance = f"{info.default_guidance:g}" if info.guidance_applies else "n/a"
         steps = info.default_steps if info.steps_apply else "n/a"
-        world = f"v{read_manifest(CHECKPOINT_ROOT / name, verify=False).get('world_version', '?')}"  # trained on
+        world = f"v{world_version(name)}"  # the world it was trained on
         print(f"{name:<14}{info.family:<11}{world:<6}{info.conditioning:<14}{info.parameters / 1e6:>9.2f}M{flops:>13.3f}  "
               f"{steps:>5}{guidance:>9}  ready: {info.description}")
     for name, (repo, description) in hub.HUB_MODELS.items():

@@ -103,6 +103,14 @@ def load(name: str, device: str = "cpu"):
     return BUILTIN[name][0](device)
 
 
+def world_version(name: str) -> str:
+    """The Shapes world version a built-in was trained on ('1', '2'; a composed family's parts joined by '+', as
+    'v1+2'), read from the manifest without loading weights; '?' when the manifest does not say."""
+    if name in COMPOSED:
+        return "+".join(sorted({world_version(part) for part in COMPOSED[name]}))
+    return str(read_manifest(CHECKPOINT_ROOT / name, verify=False).get("world_version", "?"))
+
+
 def checkpoint_fingerprint(name: str) -> str | None:
     """A short digest of a built-in checkpoint's weight hashes (from its manifest, nothing loaded);
     None for hub models and missing checkpoints, a CheckpointError for an unreadable manifest. It changes

@@ -108,15 +108,17 @@ def test_list_shows_parameters_and_gflops(capsys):
     assert code == 0, err
     listed = {}
     for line in out.splitlines():
-        found = re.match(r"(\S+?)\s*(ddpm|ldm|dit-layout|dit|gan|ar)\s*(?:v\d+\s+)?text\s+([\d.]+)M\s+([\d.]+|nan)\s+(\d+|n/a)\s",
+        found = re.match(r"(\S+?)\s*(ddpm|ldm|dit-layout|dit-t5|dit|flow|gan|ar)\s*(?:v\d+\s+)?text\s+([\d.]+)M\s+([\d.]+|nan)\s+(\d+|n/a)\s",
                          line)
         if found and "ready" in line:
             listed[found.group(1)] = (float(found.group(3)), float(found.group(4)))
-    assert set(listed) == {"ddpm", "ldm", "dit", "dit-layout", "gan", "gan-layout", "ar"}, out
+    assert set(listed) == {"ddpm", "ldm", "dit", "dit-layout", "flow", "dit-t5", "gan", "gan-layout", "ar"}, out
+    assert re.search(r"^ar\+dit\s+hybrid\s+v1\+2\s.*ready", out, re.M), out  # composed: its parts' worlds
     # one network call on one 32x32 image (or 8x8x4 latent): measured 0.894 / 0.198 / 0.078 / 0.102 GFLOPs
     gflops = {name: flops for name, (_, flops) in listed.items() if name not in ("gan", "ar")}
     assert all(0.02 < value < 5 for value in gflops.values()), gflops
     assert gflops["ddpm"] > gflops["ldm"] > gflops["dit-layout"] > gflops["dit"]  # pixels > latents; + grounding
+    assert gflops["flow"] == gflops["dit"]  # the same network, another objective
     for name, (params, _) in listed.items():  # parameters in millions, text encoder included
         assert 3 < params < 20, (name, params)
 
@@ -155,12 +157,16 @@ def assert_options_are_the_shipped_ones(name: str, options: dict, manifest: dict
         assert options["preset"] == manifest["components"]["unet"]["preset"]
         assert json.loads(json.dumps(dataclasses.asdict(UNET_CONFIGS[options["preset"]]))) == \
             manifest["components"]["unet"]["config"]
-    elif name in ("ldm", "dit"):
+    elif name in ("ldm", "dit", "dit-t5"):
         from models.diffusion.latent import schedule_of
         from models.diffusion.schedule import NoiseSchedule
         kind = manifest["backbone"]
         assert options["preset"] == manifest["components"][kind]["preset"]
         assert schedule_of(options["preset"]) == NoiseSchedule(**manifest["schedule"])  # older manifests omit defaults
+    elif name == "flow":
+        from models.diffusion.flow import FlowSchedule
+        assert options["preset"] == manifest["components"]["dit"]["preset"]
+        assert FlowSchedule() == FlowSchedule(**manifest["schedule"])  # the flow recipe has no schedule flags
     else:
         assert options == {}
 

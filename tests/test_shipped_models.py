@@ -24,6 +24,8 @@ ACCURACY = {
     "ldm": ("single", "color_shape", 16, 14),  # guidance 1: 15 (ldm places objects poorly: full 10 of 16)
     "dit": ("single", "color_shape", 14, 12),  # guidance 1: 14
     "dit-layout/pair": ("pair", "full", 16, 14),  # guidance 1: 15
+    "flow": ("single", "full", 15, 13),  # 20 Euler steps; guidance 1: 15
+    "dit-t5": ("single", "full", 16, 14),  # guidance 1: 15
     "dit-layout/count": ("count", "full", 16, 14),  # guidance 1: 16
 }
 
@@ -144,8 +146,8 @@ def flip_last_byte(path: pathlib.Path) -> bytes:
 
 
 def test_every_checkpoint_ships_with_a_manifest():
-    assert SHIPPED == ["ar", "clip-evaluator", "ddpm", "dit", "dit-layout", "gan", "gan-layout", "ldm", "text-encoder",
-                       "text-t5", "vae", "vq"]
+    assert SHIPPED == ["ar", "clip-evaluator", "ddpm", "dit", "dit-layout", "dit-t5", "flow", "gan", "gan-layout", "ldm",
+                       "text-encoder", "text-t5", "vae", "vq"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -160,12 +162,13 @@ def test_a_copy_with_one_weight_byte_changed_is_refused(copied, name):
         weights.write_bytes(original)
 
 
-@pytest.mark.parametrize("name", ["ddpm", "ldm", "gan", "ar"])
-def test_a_generator_refuses_a_changed_text_encoder_it_was_trained_against(copied, name):
-    weights = copied / "text-encoder" / "model.safetensors"
+@pytest.mark.parametrize("name, encoder", [("ddpm", "text-encoder"), ("ldm", "text-encoder"), ("gan", "text-encoder"),
+                                           ("ar", "text-encoder"), ("flow", "text-encoder"), ("dit-t5", "text-t5")])
+def test_a_generator_refuses_a_changed_text_encoder_it_was_trained_against(copied, name, encoder):
+    weights = copied / encoder / "model.safetensors"
     original = flip_last_byte(weights)
     try:
-        with pytest.raises(CheckpointError, match="trained against another text-encoder"):
+        with pytest.raises(CheckpointError, match=f"trained against another {encoder}"):
             loader(name)(copied / name)
     finally:
         weights.write_bytes(original)

@@ -98,7 +98,7 @@ def save_time_metrics(generator, prompts: int = 64, steps: int = 25) -> dict:
     asked, at guidance 1 and 3, and all asked at guidance 3 on captions that give size, color, shape and
     position at once (training drops size and position words, so the mixed set asks less)."""
     from world.accuracy import score, single_object_accuracy, world_prompts
-    metrics, tag = {}, f"ddim{steps}_{prompts}prompts"
+    metrics, tag = {}, f"{generator.info.default_sampler}{steps}_{prompts}prompts"  # each family's own sampler
     for g in (1.0, 3.0):
         result = single_object_accuracy(generator, n_prompts=prompts, guidance=g, steps=steps)
         metrics[f"single_accuracy_g{g:g}_{tag}"] = result["color_shape"]
@@ -109,7 +109,7 @@ def save_time_metrics(generator, prompts: int = 64, steps: int = 25) -> dict:
 
 
 def watch_line(generator) -> str:
-    """The training log's accuracy line (48 single-object prompts, 25 DDIM steps, guidance 3)."""
+    """The training log's accuracy line (48 single-object prompts, 25 steps of the model's own sampler, guidance 3)."""
     from world.accuracy import score, single_prompts
     result = score(generator, single_prompts(48, seed=555), guidance=3.0, steps=25)
     return " | ".join(f"{k} {result[k]:.2f}" for k in ("color_shape", "size", "position", "full") if k in result)
