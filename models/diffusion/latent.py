@@ -8,14 +8,13 @@ SD3 and Flux) and the text encoder (`dit-t5`, a frozen T5 encoder as in Imagen).
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from models.acceleration import for_device
-from models.checkpoints import CheckpointError, pin, read_manifest, resolve_pin
+from models.checkpoints import (CheckpointError, load_config_and_weights, load_weights_into, pin, read_manifest,
+                                resolve_pin, save_config_and_weights)
 from models.diffusion.unet import UNetConfig, build_unet, unet_denoiser
 from models.contract import parameter_count
 from models.diffusion.schedule import NoiseSchedule, diffusion_loss, objective
@@ -87,18 +86,12 @@ def denoiser_of(kind: str, network: torch.nn.Module):
 
 
 def save_dit(network: DiT, folder: pathlib.Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "config.json").write_text(json.dumps(dataclasses.asdict(network.config), indent=2) + "\n")
-    save_file({k: v.contiguous() for k, v in network.state_dict().items()}, folder / "model.safetensors")
+    save_config_and_weights(folder, network.config, network.state_dict())
 
 
 def load_dit(folder: pathlib.Path) -> DiT:
-    try:
-        network = DiT(DiTConfig(**json.loads((folder / "config.json").read_text())))
-        network.load_state_dict(load_file(folder / "model.safetensors"))
-    except Exception as error:
-        raise CheckpointError(f"cannot load {folder}: {str(error).splitlines()[0]}") from None
-    return network.eval().requires_grad_(False)
+    config, weights = load_config_and_weights(folder, DiTConfig)
+    return load_weights_into(DiT(config), weights, folder).eval().requires_grad_(False)
 
 
 def load(folder: pathlib.Path, device: str = "cpu") -> DiffusionGenerator:

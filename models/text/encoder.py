@@ -7,15 +7,14 @@ unconditional input for classifier-free guidance.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import open_clip
 import torch
 from open_clip.model import CLIPTextCfg, CLIPVisionCfg
-from safetensors.torch import load_file, save_file
 
-from models.checkpoints import CHECKPOINT_ROOT, CheckpointError, read_manifest
+from models.checkpoints import (CHECKPOINT_ROOT, CheckpointError, load_config_and_weights, load_weights_into,
+                                read_manifest, save_config_and_weights)
 
 DEFAULT_PATH = CHECKPOINT_ROOT / "text-encoder"
 WEIGHTS = "model.safetensors"
@@ -89,11 +88,7 @@ class TextEncoder(torch.nn.Module):
 
     # ------------------------------------------------------------ persistence
     def save_pretrained(self, folder: pathlib.Path) -> None:
-        folder = pathlib.Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "config.json").write_text(json.dumps(dataclasses.asdict(self.config), indent=2) + "\n")
-        state = {k: v.detach().contiguous().cpu() for k, v in self.clip.state_dict().items()}
-        save_file(state, folder / WEIGHTS)
+        save_config_and_weights(folder, self.config, self.clip.state_dict())
 
     @classmethod
     def from_pretrained(cls, folder: pathlib.Path = DEFAULT_PATH, verify: bool = True) -> "TextEncoder":
@@ -102,12 +97,9 @@ class TextEncoder(torch.nn.Module):
             raise CheckpointError(f"no text encoder in {folder}: run `python -m models train --model text-encoder`")
         if verify and (folder / "generator.json").is_file():
             read_manifest(folder)
-        config = TextEncoderConfig(**json.loads((folder / "config.json").read_text()))
+        config, weights = load_config_and_weights(folder, TextEncoderConfig)
         encoder = cls(config)
-        try:
-            encoder.clip.load_state_dict(load_file(folder / WEIGHTS))
-        except Exception as error:  # safetensors header errors, shape mismatches
-            raise CheckpointError(f"cannot load {folder / WEIGHTS}: {str(error).splitlines()[0]}") from None
+        load_weights_into(encoder.clip, weights, folder)
         return encoder.eval().requires_grad_(False)
 
 
