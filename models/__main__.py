@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=None, metavar="K",
                    help="autoregressive models (ar) only: sample among the K most likely codes, 0 = all (default: "
                         "the model's)")
-    p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++; hub models: default | ddim | dpm++ (default: the model's)")
+    p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++ for the noise-schedule families, euler | heun for flow; hub models: default | ddim | dpm++ (default: the model's own)")
     p.add_argument("--layout", choices=("planner", "none"), default=None,
                    help="layout-aware models (dit-layout, gan-layout) only: planner (default: the planner's layout, as "
                         "grounding tokens for dit-layout, written into the caption for gan-layout) | none (the caption "

@@ -11,8 +11,6 @@ from evaluation.arguments import fail
 def _statistics_of(source: str, features: str, inception_weights: str | None):
     import pathlib
 
-    from PIL import Image
-
     from evaluation.metrics.features import extractor, image_features, load_statistics, statistics
     from evaluation.metrics.run_metrics import folder_images
 
@@ -23,9 +21,26 @@ def _statistics_of(source: str, features: str, inception_weights: str | None):
         return (*load_statistics(path), None)
     if not path.is_dir():
         raise FileNotFoundError(f"{path} is neither an image folder nor an .npz of statistics")
-    features = image_features(extractor(features, inception_weights), folder_images(path),
-                              lambda file: Image.open(file).convert("RGB"))
+    features = image_features(extractor(features, inception_weights), folder_images(path), _one_size_loader())
     return (*statistics(features), len(features))
+
+
+def _one_size_loader():
+    """file -> RGB image, refusing (one line naming the file) an image whose size differs from the first one's:
+    features are computed in batches of one size, and silently resizing would change the statistics."""
+    from models.safe_files import open_image
+
+    first: list = []
+
+    def load(file):
+        image = open_image(file)
+        if not first:
+            first.append((file, image.size))
+        elif image.size != first[0][1]:
+            (name, (w, h)), (iw, ih) = first[0], image.size
+            raise ValueError(f"{file} is {iw}x{ih} but {name} is {w}x{h}: every image of a folder must have one size")
+        return image
+    return load
 
 
 def cmd_fid(args: argparse.Namespace) -> None:

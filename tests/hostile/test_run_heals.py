@@ -155,3 +155,4 @@ def test_stats_on_a_folder_of_mixed_sizes_is_one_line(tmp_path, evaluator_clip):
     with pytest.raises(SystemExit) as failed:
         main(["stats", str(tmp_path), str(tmp_path / "s.npz")])
     assert str(failed.value).startswith("error: ") and "\n" not in str(failed.value)
+    assert "40.png is 40x40 but" in str(failed.value) and "32.png is 32x32" in str(failed.value)  # names both files
