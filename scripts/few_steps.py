@@ -74,18 +74,6 @@ def options_from(args: argparse.Namespace):
                       batch_size=args.batch_size)
 
 
-def run_rows(options) -> dict[str, dict]:
-    """The rows of this command's grid (a folder may also hold an older, wider one), as `evaluation run` picks them."""
-    from evaluation.prompts import load_prompts
-    from evaluation.store import RunStore
-    from evaluation.runs.sweep import candidate_settings, plan, row_key
-
-    prompts = load_prompts(options.prompts)
-    wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
-              for item in plan(name, grid, prompts, options.n, options.seed)}
-    return {key: row for key, row in RunStore(options.out).rows().items() if key in wanted}
-
-
 def summary(root: pathlib.Path, rows: dict[str, dict]) -> str:
     """The steps table and its sentences, as the report shows them."""
     from evaluation.report import steps_curve
@@ -120,7 +108,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     print(f"{result['generated']} images generated, {result['images']} in the run; report: {result['report']} "
           f"(and report.html)\n")
-    print(summary(pathlib.Path(args.out), run_rows(options)))
+    print(summary(pathlib.Path(args.out), result["rows"]))  # this command's grid (the folder may hold a wider one)
 
 
 if __name__ == "__main__":

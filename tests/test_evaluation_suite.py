@@ -345,3 +345,26 @@ def test_a_layout_aware_model_runs_both_layout_sources_and_records_its_layouts(t
     assert by_setting["ddim-2steps-g3-nolayout"]["layout"] is None
     assert all(r["planned_caption"] == r["prompt"] for r in rows)  # world captions plan to themselves
     assert run(options)["generated"] == 0
+
+
+def test_a_model_lacking_the_asked_sampler_runs_its_own_and_stays_in_the_report(tmp_path, evaluator_clip, monkeypatch,
+                                                                              tiny_generator, tiny_text_encoder):
+    """--samplers ddim and a flow model (euler, heun): the flow takes euler, and its rows are the run's too."""
+    import models.registry
+    from models.diffusion.flow import FlowSchedule
+    from models.diffusion.generator import DiffusionGenerator, diffusion_info
+    from models.diffusion.unet import UNET_CONFIGS, build_unet, unet_denoiser
+
+    torch.manual_seed(0)
+    unet = build_unet(UNET_CONFIGS["tiny"], cross_attention_dim=tiny_text_encoder.config.text_width).eval()
+    flow = DiffusionGenerator(diffusion_info("tiny-flow", "flow", 0, default_steps=2, flow=True), unet_denoiser(unet),
+                              tiny_text_encoder, FlowSchedule(), sample_shape=(3, 32, 32))
+    generators = {"tiny": tiny_generator, "tiny-flow": flow}
+    monkeypatch.setattr(models.registry, "load", lambda name, device="cpu": generators[name])
+    options = dataclasses.replace(_options(tmp_path / "run"), models=["tiny", "tiny-flow"], guidance=[3.0], n=1)
+    result = run(options)
+    assert {(row["model"], row["setting"]) for row in result["rows"].values()} == {
+        ("tiny", "ddim-2steps-g3"), ("tiny-flow", "euler-2steps-g3")}
+    assert result["images"] == 6 and "| tiny-flow | flow | euler | 2 |" in (tmp_path / "run" / "report.md").read_text()
+    again = run(options)
+    assert again["generated"] == 0 and again["images"] == 6  # a rerun keeps them too

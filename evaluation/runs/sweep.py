@@ -288,10 +288,9 @@ def run(options: RunOptions, generators: dict | None = None) -> dict:
     state.wait_for_everyone()
     rows = rows if rows is not None else store.rows()  # other ranks read what rank 0 repaired
     check_prompts(rows, prompts, store.root)
-    generated = _generate_models(options, store, prompts, set(rows), device, state, generators)
+    generated, taken = _generate_models(options, store, prompts, set(rows), device, state, generators)
     state.wait_for_everyone()
-    wanted = {row_key(item) for name in options.models for grid in candidate_settings(options)
-              for item in plan(name, grid, prompts, options.n, options.seed)}
+    wanted = {row_key(item) for name, grid in taken.items() for item in plan(name, grid, prompts, options.n, options.seed)}
     imported = set(kept.get("imported", {}))  # image folders scored into this run stay in its report
     rows = {k: r for k, r in store.rows().items() if k in wanted or r["model"] in imported}  # not older grids
     if rank == 0:
@@ -313,15 +312,19 @@ def _with_floor(options: RunOptions, prompts: list[PromptItem], generators: dict
 
 
 def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptItem], done: set[str], device: str,
-                     state, generators: dict) -> int:
-    """Each model's missing images, model after model; returns how many this process made."""
+                     state, generators: dict) -> tuple[int, dict[str, list[Setting]]]:
+    """Each model's missing images, model after model; returns how many this process made and the settings each
+    model takes (a model lacking every asked sampler takes its own: flow's euler under --samplers ddim)."""
     from evaluation.metrics.clip_score import ClipScorer
     from evaluation.runs.custom_models import load_generator
 
     scorer = None
-    generated = 0
+    generated, taken = 0, {}
     for name in options.models:
-        if any(_done_for(name, grid, prompts, options, done) for grid in candidate_settings(options)):
+        done_grid = next((grid for grid in candidate_settings(options) if _done_for(name, grid, prompts, options, done)),
+                         None)
+        if done_grid is not None:
+            taken[name] = done_grid
             continue  # nothing to make: do not even load the model
         generator = generators.get(name) or load_generator(name, device)
         if options.compile:
@@ -330,11 +333,12 @@ def _generate_models(options: RunOptions, store: RunStore, prompts: list[PromptI
         settings = settings_for(generator.info, options.guidance, options.steps, options.samplers,
                                 options.layout if getattr(generator, "layout_aware", False) else None,
                                 options.truncation if takes_truncation(generator) else None)
+        taken[name] = settings
         items = plan(name, settings, prompts, options.n, options.seed)
         with autocast(device, options.precision):
             generated += generate_missing(store, generator, items, prompts, scorer, done, device, state,
                                           options.batch_size)
-    return generated
+    return generated, taken
 
 
 def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int] = (0, 1)):
