@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, default=None, metavar="K",
                    help="autoregressive models (ar) only: sample among the K most likely codes, 0 = all (default: "
                         "the model's)")
+    p.add_argument("--handoff", type=float, default=None, metavar="H",
+                   help="ar+dit only: the share of dit's schedule that finishes ar's draft, 0 (the draft as drawn) to "
+                        "1 (the draft ignored) (default: the model's, 0.8)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | dpm++ for the noise-schedule families, euler | heun for flow; hub models: default | ddim | dpm++ (default: the model's own)")
     p.add_argument("--layout", choices=("planner", "none"), default=None,
                    help="layout-aware models (dit-layout, gan-layout) only: planner (default: the planner's layout, as "

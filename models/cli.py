@@ -53,6 +53,8 @@ def check_sample_args(args: argparse.Namespace) -> str:
         fail(f"--top-k must be 0 (all codes) or more, got {args.top_k}")
     if args.model not in BUILTIN and not hub.is_hub_name(args.model):
         fail(str(UnknownModel(args.model)))
+    if args.handoff is not None and not 0 <= args.handoff <= 1:
+        fail(f"--handoff must be from 0 (the draft as drawn) to 1 (the draft ignored), got {args.handoff:g}")
     if args.truncation is not None:
         try:
             check_truncation(args.truncation)
@@ -95,6 +97,10 @@ def cmd_sample(args: argparse.Namespace) -> None:
                 fail(f"--temperature and --top-k apply to autoregressive models (ar); {args.model} is a "
                      f"{generator.info.family} model")
             extra.update(sampling)
+            if args.handoff is not None:
+                if generator.info.family != "hybrid":
+                    fail(f"--handoff applies to hybrid models (ar+dit); {args.model} is a {generator.info.family} model")
+                extra["handoff"] = args.handoff
             if args.layout is not None:
                 if not getattr(generator, "layout_aware", False):
                     fail(f"--layout applies to layout-aware models (dit-layout, gan-layout); {args.model} reads no layout")

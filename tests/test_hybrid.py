@@ -121,3 +121,22 @@ def test_the_registry_composes_the_hybrid_from_its_parts(monkeypatch):
                         all(n != "dit" for n in registry.COMPOSED[name]))
     with pytest.raises(registry.CheckpointError, match="dit has no checkpoint .*ar\\+dit is made of ar and dit"):
         registry.load.__wrapped__("ar+dit")
+
+
+def test_models_sample_takes_the_handoff_of_the_shipped_ar_dit(tmp_path, capsys):
+    """`python -m models sample --model ar+dit --handoff H`: another hand-off, other images; the default is the
+    model's own (the same files as --handoff 0.8)."""
+    from PIL import Image
+
+    from models.__main__ import main
+    from models.hybrid import DEFAULT_HANDOFF
+
+    def sampled(*handoff) -> np.ndarray:
+        out = tmp_path / "-".join(handoff or ("default",))
+        main(["sample", "--model", "ar+dit", "--prompt", "four cyan crosses", "--n", "1", "--steps", "10",
+              *(["--handoff", *handoff] if handoff else []), "--out", str(out)])
+        return np.asarray(Image.open(out / "000.png"), dtype=float)
+
+    default, low = sampled(), sampled("0.2")
+    assert np.array_equal(default, sampled(str(DEFAULT_HANDOFF)))
+    assert np.abs(default - low).mean() > 1.0  # measured 8.6 of 255: a 0.2 hand-off keeps more of ar's draft
