@@ -35,6 +35,17 @@ def test_a_flow_sampler_with_the_exact_velocity_lands_on_x0_in_any_number_of_ste
     assert torch.allclose(out, X0, atol=1e-4)
 
 
+@pytest.mark.parametrize("sampler", ["euler", "heun"])
+@pytest.mark.parametrize("steps", [2, 4, 8])
+def test_each_of_n_flow_steps_moves_one_nth_of_the_way(sampler, steps):
+    """SD3's and Flux's spacing; the schedulers' own stops at t = 0.001, so its last step moved almost nothing."""
+    scheduler = FlowSchedule().scheduler(sampler)
+    scheduler.set_timesteps(steps)
+    levels = torch.unique_consecutive(scheduler.sigmas)  # Heun lists each inner level twice
+    assert torch.allclose(levels, torch.linspace(1, 0, steps + 1), atol=1e-6)
+    assert torch.allclose(torch.unique_consecutive(scheduler.timesteps), 1000 * levels[:-1], atol=1e-3)
+
+
 def test_the_flow_loss_reads_zero_for_the_true_velocity_and_not_for_the_negated_one():
     states, pooled, schedule = torch.zeros(3, 2, 4), torch.zeros(3, 4), FlowSchedule()
     exact = flow_loss(oracle, X0, states, pooled, schedule, torch.Generator().manual_seed(0))

@@ -5,7 +5,8 @@ Target      the velocity v = eps - x_0 (constant along the straight path), plain
 Timesteps   t ~ logit-normal (sigmoid of N(m, s)): SD3's choice, most weight on the middle of the path
 Network     reads the timestep as 1000 t, the scale diffusers' flow-matching schedulers hand it
 Sampling    diffusers' FlowMatchEulerDiscreteScheduler ("euler") or FlowMatchHeunDiscreteScheduler
-            ("heun", second order: 2 steps - 1 network calls), from t = 1 down to 0; classifier-free guidance
+            ("heun", second order: 2 steps - 1 network calls), from t = 1 down to 0 in N even steps
+            (1, 1 - 1/N, ..., 1/N, 0: the spacing SD3's and Flux's pipelines pass); classifier-free guidance
             combines the two velocities exactly as the diffusion families combine their predictions.
 """
 from __future__ import annotations
@@ -17,7 +18,35 @@ from diffusers import FlowMatchEulerDiscreteScheduler, FlowMatchHeunDiscreteSche
 
 from models.diffusion.schedule import Denoiser, NoiseSchedule
 
-FLOW_SCHEDULERS = {"euler": FlowMatchEulerDiscreteScheduler, "heun": FlowMatchHeunDiscreteScheduler}
+
+
+def even_sigmas(steps: int, shift: float = 1.0) -> torch.Tensor:
+    """[steps] noise levels 1, 1 - 1/N, ..., 1/N (then 0 is appended by the scheduler), shifted as SD3 does.
+    The schedulers' own spacing ends at t = 0.001, so their last step moves almost nothing: N steps did the work
+    of N - 1 (2 Euler steps drew what 1 draws)."""
+    sigmas = torch.linspace(1.0, 1.0 / steps, steps)
+    return shift * sigmas / (1 + (shift - 1) * sigmas)
+
+
+class EvenEuler(FlowMatchEulerDiscreteScheduler):
+    def set_timesteps(self, num_inference_steps: int | None = None, device=None, **given) -> None:
+        if given or num_inference_steps is None:  # sigmas or timesteps given: the caller's spacing
+            return super().set_timesteps(num_inference_steps, device, **given)
+        # the scheduler applies its shift to given sigmas itself
+        super().set_timesteps(sigmas=even_sigmas(num_inference_steps).tolist(), device=device)
+
+
+class EvenHeun(FlowMatchHeunDiscreteScheduler):
+    def set_timesteps(self, num_inference_steps: int, device=None) -> None:
+        super().set_timesteps(num_inference_steps, device)  # resets the solver's state
+        sigmas = even_sigmas(num_inference_steps, self.config.shift).to(device)
+        timesteps = sigmas * self.config.num_train_timesteps
+        self.timesteps = torch.cat([timesteps[:1], timesteps[1:].repeat_interleave(2)])  # Heun evaluates twice
+        sigmas = torch.cat([sigmas, torch.zeros(1, device=sigmas.device)])
+        self.sigmas = torch.cat([sigmas[:1], sigmas[1:-1].repeat_interleave(2), sigmas[-1:]])
+
+
+FLOW_SCHEDULERS = {"euler": EvenEuler, "heun": EvenHeun}
 KIND = "rectified-flow"  # how a manifest's "schedule" says it is a flow, not a noise schedule
 
 
