@@ -6,6 +6,7 @@ import json
 import sys
 
 from evaluation.arguments import device as _device, fail, names as _names
+from models.registry import BUILTIN
 
 
 def cmd_perf(args: argparse.Namespace) -> None:
@@ -47,7 +48,7 @@ def add_perf(sub) -> None:
                                    "(f) the demo's compare latency (with --sections ...,demo). Progress goes to "
                                    "stderr.")
     p.add_argument("--models", type=_names, default=None,
-                   help="default: every built-in generator on disk (ddpm, ldm, dit, dit-layout, gan, gan-layout, ar)")
+                   help=f"default: every built-in generator on disk ({', '.join(BUILTIN)})")
     p.add_argument("--device", default="cpu", help="cpu (default) | cuda[:N] | auto")
     p.add_argument("--quick", action="store_true",
                    help="10 sampling steps instead of 50 in (a) and (b), 10 instead of 20 in (c)")
