@@ -368,3 +368,23 @@ def test_a_model_lacking_the_asked_sampler_runs_its_own_and_stays_in_the_report(
     assert result["images"] == 6 and "| tiny-flow | flow | euler | 2 |" in (tmp_path / "run" / "report.md").read_text()
     again = run(options)
     assert again["generated"] == 0 and again["images"] == 6  # a rerun keeps them too
+
+
+def test_an_image_replaced_under_its_old_key_is_measured_again(tmp_path, evaluator_clip, tiny_registry):
+    """Rows rerun in place (a healed file, a model's rows removed and run again) keep their keys: the metrics and
+    the feature cache follow the images' bytes, not their names."""
+    from PIL import Image
+
+    options = dataclasses.replace(_options(tmp_path / "run"), guidance=[3.0], n=1)
+    run(options)
+    before = json.loads((tmp_path / "run" / "metrics.json").read_text())["records"]
+    row = next(r for r in RunStore(tmp_path / "run").rows().values() if r["model"] == "tiny")
+    Image.new("RGB", (32, 32), "white").save(tmp_path / "run" / row["file"])  # same name, other bytes
+    assert run(options)["generated"] == 0
+    after = json.loads((tmp_path / "run" / "metrics.json").read_text())["records"]
+    fid = {record["model"]: record["fid"]["world"] for record in before}, \
+        {record["model"]: record["fid"]["world"] for record in after}
+    assert fid[0]["tiny"] != fid[1]["tiny"]
+    with np.load(tmp_path / "run" / "features-world.npz") as cached:
+        files = [i.rsplit("@", 1)[0] for i in cached["ids"].tolist() if i.startswith("images/")]
+    assert len(files) == len(set(files)) == 3  # the replaced image's old features are gone

@@ -48,9 +48,11 @@ class FeatureCache:
             with np.load(path, allow_pickle=False) as data:
                 self.known = dict(zip(data["ids"].tolist(), data["features"]))
         self.dirty = False
+        self.used: set[str] = set()
 
     def features(self, ids: list[str], load) -> np.ndarray:
         """[len(ids), D] float64; `load(id) -> PIL.Image` for ids not seen before."""
+        self.used.update(ids)
         missing = [i for i in dict.fromkeys(ids) if i not in self.known]
         if missing:
             self.known.update(zip(missing, image_features(self.extractor, missing, load, self.batch)))
@@ -58,6 +60,10 @@ class FeatureCache:
         return np.stack([self.known[i] for i in ids])
 
     def save(self) -> None:
+        """Writes the features asked for since loading: those of replaced images (another digest) drop out."""
+        if self.used and set(self.known) != self.used:
+            self.known = {i: self.known[i] for i in self.used if i in self.known}
+            self.dirty = True
         if self.dirty and self.known:
             ids = sorted(self.known)
             atomic_write(self.path, lambda handle: np.savez(handle, ids=np.array(ids),
@@ -127,12 +133,29 @@ def folder_images(folder: pathlib.Path) -> list[pathlib.Path]:
     return paths
 
 
-METRICS_VERSION = 4  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
+METRICS_VERSION = 5  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
 
 
-def fingerprint(rows: dict[str, dict], options: dict) -> str:
-    text = json.dumps([sorted(rows), options, METRICS_VERSION], sort_keys=True)
+def fingerprint(rows: dict[str, dict], options: dict, root: pathlib.Path | None = None) -> str:
+    """Of the rows, the options and (given the run folder) every image's bytes: an image made again under its old
+    key (a healed file, a model's rows removed and rerun) must not keep the metrics of the one it replaced."""
+    images = [image_id(root, rows[key]["file"]) for key in sorted(rows)] if root is not None else []
+    text = json.dumps([sorted(rows), images, options, METRICS_VERSION], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def image_id(root: pathlib.Path, file: str) -> str:
+    """A store file's name with a digest of its bytes ("images/m/s/p0001-s00-seed1.png@1a2b..."): the key features
+    are cached under, so that a file replaced in place is measured again."""
+    try:
+        digest = hashlib.sha256((pathlib.Path(root) / file).read_bytes()).hexdigest()[:12]
+    except OSError:  # a missing file fails where it is opened, with its own message
+        digest = "missing"
+    return f"{file}@{digest}"
+
+
+def _open_id(root: pathlib.Path):
+    return lambda image: Image.open(pathlib.Path(root) / image.rsplit("@", 1)[0]).convert("RGB")
 
 
 class LazyExtractor(torch.nn.Module):
@@ -233,7 +256,7 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
         record["fid_interval"], record["prdc_interval"] = {}, {}
         paired_features = {}
         for kind, cache in caches.items():
-            fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
+            fake = cache.features([image_id(root, r["file"]) for r in members], _open_id(root))
             real, stats, paired = _real_of(members, cache, real_for_all.get(kind))
             paired_features[kind] = (fake, real if paired else None)
             if real is None and stats is None:
@@ -267,7 +290,7 @@ def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given, i
     real, _, paired = _real_of(members, cache, given)
     if real is None:
         return None
-    fake = cache.features([r["file"] for r in members], lambda f: Image.open(root / f).convert("RGB"))
+    fake = cache.features([image_id(root, r["file"]) for r in members], _open_id(root))
     if paired and len({r["prompt_index"] for r in members}) >= 2:
         value, intervals[clip] = _paired_mmd(fake, real, members, "cmmd")
         return value[0]

@@ -370,7 +370,8 @@ def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, sha
     from evaluation.metrics import run_metrics as metrics
     from evaluation.metrics.features import extractor
 
-    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip})
+    key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip},
+                              root)
     cached = root / "metrics.json"
     saved = _read_json(cached)  # its shape checked by evaluation.run_health; unreadable: computed again
     if isinstance(saved, dict) and saved.get("fingerprint") == key and isinstance(saved.get("records"), list):
