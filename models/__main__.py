@@ -27,8 +27,9 @@ def _add_plan(sub) -> None:
 
 def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a component; resumes from OUT/train_state")
-    p.add_argument("--model", required=True, help="text-encoder | ddpm | vae | ldm | dit | dit-layout | gan | gan-layout | clip-evaluator | vq | ar; "
-                                                  "with no other flag, the recipe of the shipped NAME")
+    p.add_argument("--model", required=True,  # the names of models.trainables.TRAINABLES (a test keeps them in step)
+                   help="text-encoder | ddpm | vae | ldm | dit | dit-layout | flow | text-t5 | dit-t5 | gan | gan-layout "
+                        "| clip-evaluator | vq | ar; with no other flag, the recipe of the shipped NAME")
     p.add_argument("--preset", default=None, metavar="NAME",
                    help="the named recipe; ddpm: small (epsilon, cross-attention only) | small-pooled (+ pooled text "
                         "vector) | small-v (default, as shipped: + v-prediction, zero terminal SNR, trailing "

@@ -251,3 +251,11 @@ def test_layout_flag_is_for_layout_aware_models_only(tmp_path, capsys):
     code, _, err = in_process(capsys, "sample", "--model", "gan", "--prompt", "a red circle", "--n", "1",
                               "--layout", "none", "--out", str(tmp_path / "x"))
     assert code == 2 and "layout-aware" in err and "Traceback" not in err
+
+
+def test_train_help_names_every_trainable():
+    from models.trainables import TRAINABLES
+
+    train = next(a for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions
+                 if "--model" in a.option_strings)
+    assert [name.strip() for name in train.help.split(";")[0].split("|")] == list(TRAINABLES)
