@@ -75,38 +75,44 @@ def check_sample_args(args: argparse.Namespace) -> str:
     return device
 
 
+def sampling_options(args: argparse.Namespace, generator) -> dict:
+    """The family-specific flags as generate() keywords, each refused in one line for a family it does not fit
+    (before the progress bar opens, so the error is the only line on stderr)."""
+    family, extra = generator.info.family, {}
+    if args.truncation is not None:
+        if family != "gan":
+            fail(f"--truncation applies to GANs; {args.model} is a {family} model")
+        extra["truncation"] = args.truncation
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
+    if sampling and family != "ar":
+        fail(f"--temperature and --top-k apply to autoregressive models (ar); {args.model} is a {family} model")
+    extra.update(sampling)
+    if args.handoff is not None:
+        if family != "hybrid":
+            fail(f"--handoff applies to hybrid models (ar+dit); {args.model} is a {family} model")
+        extra["handoff"] = args.handoff
+    if args.layout is not None:
+        if not getattr(generator, "layout_aware", False):
+            fail(f"--layout applies to layout-aware models (dit-layout, gan-layout); {args.model} reads no layout")
+        extra["layout"] = args.layout
+    return extra
+
+
 def cmd_sample(args: argparse.Namespace) -> None:
     device = check_sample_args(args)  # cheap checks first: a typo should not cost a model load
     out = pathlib.Path(args.out)
     check_output_folder(out)
     try:
         generator = load(args.model, device=device)
+        extra = sampling_options(args, generator)
+        if args.compile:
+            compile_generator(generator)
         with tqdm(desc=f"sample {args.model}", unit="step") as bar:
 
             def progress(done: int, total: int, previews) -> None:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            extra = {}
-            if args.truncation is not None:
-                if generator.info.family != "gan":
-                    fail(f"--truncation applies to GANs; {args.model} is a {generator.info.family} model")
-                extra["truncation"] = args.truncation
-            sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k)) if v is not None}
-            if sampling and generator.info.family != "ar":
-                fail(f"--temperature and --top-k apply to autoregressive models (ar); {args.model} is a "
-                     f"{generator.info.family} model")
-            extra.update(sampling)
-            if args.handoff is not None:
-                if generator.info.family != "hybrid":
-                    fail(f"--handoff applies to hybrid models (ar+dit); {args.model} is a {generator.info.family} model")
-                extra["handoff"] = args.handoff
-            if args.layout is not None:
-                if not getattr(generator, "layout_aware", False):
-                    fail(f"--layout applies to layout-aware models (dit-layout, gan-layout); {args.model} reads no layout")
-                extra["layout"] = args.layout
-            if args.compile:
-                compile_generator(generator)
             with autocast(device, args.precision):
                 images = generator.generate([args.prompt] * args.n, seed=args.seed, steps=args.steps,
                                             guidance_scale=args.guidance, sampler=args.sampler, on_step=progress,

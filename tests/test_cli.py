@@ -55,6 +55,8 @@ def one_line(stderr: str) -> str:
     (["--device", "tpu"], "--device"),
     (["--handoff", "1.5"], "--handoff must be from 0"),
     (["--handoff", "0.5"], "--handoff applies to hybrid models"),  # ddpm drafts nothing
+    (["--temperature", "0.5"], "--temperature and --top-k apply to autoregressive"),  # after the load, one line
+    (["--truncation", "0.5"], "--truncation applies to GANs"),
 ])
 def test_bad_sample_input_exits_nonzero_with_one_line_and_no_traceback(tmp_path, capsys, args, message):
     base = {"--model": "ddpm", "--prompt": "a red circle", "--out": str(tmp_path / "out")}

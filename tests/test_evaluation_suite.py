@@ -23,6 +23,7 @@ from world import caption_task
 from world.references import reference_image
 from evaluation.store import RunStore
 from evaluation.runs.sweep import RunOptions, run
+from hostile.run_folders import same_numbers
 from models.text.encoder import TextEncoder
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -225,7 +226,8 @@ def test_crash_states_recover_to_exactly_once(tmp_path, evaluator_clip, tiny_reg
     again = run(_options(crashed))
     assert again["generated"] == 1  # only the deleted image is made again
     assert _table(crashed) == _table(reference)
-    assert _metrics(crashed) == _metrics(reference)
+    # the remade image is measured again, its float32 features in another batch: equal to 1e-6
+    assert same_numbers(_metrics(crashed), _metrics(reference))
     assert not list(crashed.rglob("*.tmp"))
     assert len((crashed / "rows.jsonl").read_text().splitlines()) == 12
 
