@@ -206,12 +206,23 @@ def parse_row(line: bytes) -> dict | None:
     return row if isinstance(row, dict) else None
 
 
+def key_for(model: str, setting: str, prompt_index: int, sample: int, seed: int) -> str:
+    """A row's key: what it is an image of, so that a row's fields and its key can be checked against each other."""
+    return f"{model}|{setting}|{prompt_index:04d}|{sample:02d}|{seed}"
+
+
 def valid_row(row: dict, root: pathlib.Path) -> bool:
-    """Every field the metrics read, a string key, and a file that is a relative path inside RUN_DIR/images."""
+    """Every field the metrics read, a key that is the one its fields name, and a file that is a relative path
+    inside RUN_DIR/images."""
     if any(name not in row for name in REQUIRED) or not isinstance(row["key"], str) or not row["key"]:
         return False
     if not all(isinstance(row[name], str) for name in ("model", "setting", "file")) or not _typed(row):
         return False
+    if not all(isinstance(row[name], int) and not isinstance(row[name], bool) and row[name] >= 0
+               for name in ("prompt_index", "sample", "seed")):
+        return False
+    if row["key"] != key_for(row["model"], row["setting"], row["prompt_index"], row["sample"], row["seed"]):
+        return False  # a key changed in place would file the image under another name
     file = pathlib.PurePosixPath(row["file"])
     if file.is_absolute() or ".." in file.parts or file.parts[:1] != ("images",) or "\\" in row["file"]:
         return False

@@ -17,6 +17,8 @@ import pathlib
 
 from tqdm import tqdm
 
+from evaluation.store import key_for
+
 SETTING = "external"
 OWN_PROMPTS = "prompts.jsonl"  # RUN_DIR/prompts.jsonl: the set a GenEval folder named itself
 
@@ -98,7 +100,7 @@ def _seed(image, base_seed: int) -> int:
 
 
 def _key(name: str, image, base_seed: int) -> str:
-    return f"{name}|{SETTING}|{image.prompt_index:04d}|{image.sample:02d}|{_seed(image, base_seed)}"
+    return key_for(name, SETTING, image.prompt_index, image.sample, _seed(image, base_seed))
 
 
 def _add_batch(store, scorer, name: str, batch: list, items, base_seed: int, folder: pathlib.Path) -> None:

@@ -17,7 +17,7 @@ import time
 from tqdm import tqdm
 
 from evaluation.prompts import PromptItem
-from evaluation.store import RunStore
+from evaluation.store import RunStore, key_for
 from models.acceleration import autocast, compile_generator
 from models.contract import MAX_SEED, ImageRequest, batches, default_batch_size
 from models.devices import resolve_device
@@ -176,7 +176,7 @@ def _row(store: RunStore, item: WorkItem, prompt: PromptItem, info, image, clip_
 
 
 def row_key(item: WorkItem) -> str:
-    return f"{item.model}|{item.setting.name}|{item.prompt_index:04d}|{item.sample:02d}|{item.seed}"
+    return key_for(item.model, item.setting.name, item.prompt_index, item.sample, item.seed)
 
 
 def distributed(device: str):
@@ -365,6 +365,15 @@ def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, i
     return markdown
 
 
+def _covers(records, rows: dict[str, dict]) -> bool:
+    """Whether cached records are one per (model, setting) of the rows: a cache edited in place (records emptied,
+    one dropped) is computed again, not reported."""
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        return False
+    groups = {(row["model"], row["setting"]) for row in rows.values()}
+    return sorted((r.get("model"), r.get("setting")) for r in records) == sorted(groups)
+
+
 def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int]):
     """(records, whether they came from metrics.json): the cache when its fingerprint matches, else computed."""
     from evaluation.metrics import run_metrics as metrics
@@ -374,8 +383,12 @@ def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, sha
                               root)
     cached = root / "metrics.json"
     saved = _read_json(cached)  # its shape checked by evaluation.run_health; unreadable: computed again
-    if isinstance(saved, dict) and saved.get("fingerprint") == key and isinstance(saved.get("records"), list):
-        return saved["records"], True
+    if isinstance(saved, dict) and saved.get("fingerprint") == key:
+        if _covers(saved.get("records"), rows):
+            return saved["records"], True
+        if shard[0] == 0:  # one process renames it; every process computes
+            from models.safe_files import set_aside
+            set_aside(cached, "its records are not one per model and setting of the run")
     extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
     records = metrics.compute(root, rows, extractors, options.reference, shard)
     if shard[0] == 0:

@@ -156,3 +156,27 @@ def test_stats_on_a_folder_of_mixed_sizes_is_one_line(tmp_path, evaluator_clip):
         main(["stats", str(tmp_path), str(tmp_path / "s.npz")])
     assert str(failed.value).startswith("error: ") and "\n" not in str(failed.value)
     assert "40.png is 40x40 but" in str(failed.value) and "32.png is 32x32" in str(failed.value)  # names both files
+
+
+def test_a_row_whose_key_was_edited_in_place_is_read_back_from_its_image(tmp_path, store_tiny):
+    """The soak's seed 7: a rows.jsonl line whose key no longer names its own fields filed the image twice."""
+    out = tmp_path / "run"
+    run_tiny(out, n=2)
+    clean = complete(out, 4)
+    lines = (out / "rows.jsonl").read_text().splitlines()
+    edited = json.loads(lines[1])
+    lines[1] = json.dumps({**edited, "key": "oops"})
+    (out / "rows.jsonl").write_text("\n".join(lines) + "\n")
+    run_tiny(out, n=2)
+    assert set(complete(out, 4)) == set(clean)
+
+
+def test_a_metrics_cache_emptied_in_place_is_computed_again(tmp_path, store_tiny):
+    """The soak's seed 2: metrics.json with its fingerprint intact and its records emptied reported nothing."""
+    out = tmp_path / "run"
+    run_tiny(out, n=2)
+    clean = metrics_of(out)
+    cached = json.loads((out / "metrics.json").read_text())
+    (out / "metrics.json").write_text(json.dumps({**cached, "records": []}))
+    run_tiny(out, n=2)
+    assert same_numbers(metrics_of(out), clean) and clean
