@@ -183,3 +183,12 @@ def check_prompts(rows: dict[str, dict], prompts: list, root: pathlib.Path) -> N
         if isinstance(text, str) and not (0 <= index < len(prompts) and prompts[index].prompt == text):
             raise StoreError(f"{root / row['file']}: made for prompt {text[:60]!r} at index {index}, which the "
                              f"prompt set does not hold there: choose another --out")
+
+
+def records_cover(records, rows: dict[str, dict]) -> bool:
+    """Whether cached records are one per (model, setting) of the rows: a cache edited in place (records emptied,
+    one dropped) is computed again, not reported."""
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        return False
+    groups = {(row["model"], row["setting"]) for row in rows.values()}
+    return sorted((r.get("model"), r.get("setting")) for r in records) == sorted(groups)

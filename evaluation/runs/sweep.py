@@ -365,26 +365,18 @@ def finish(root, rows: dict[str, dict], options: RunOptions, shard: tuple[int, i
     return markdown
 
 
-def _covers(records, rows: dict[str, dict]) -> bool:
-    """Whether cached records are one per (model, setting) of the rows: a cache edited in place (records emptied,
-    one dropped) is computed again, not reported."""
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        return False
-    groups = {(row["model"], row["setting"]) for row in rows.values()}
-    return sorted((r.get("model"), r.get("setting")) for r in records) == sorted(groups)
-
-
 def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, shard: tuple[int, int]):
     """(records, whether they came from metrics.json): the cache when its fingerprint matches, else computed."""
     from evaluation.metrics import run_metrics as metrics
     from evaluation.metrics.features import extractor
+    from evaluation.run_health import records_cover
 
     key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip},
                               root)
     cached = root / "metrics.json"
     saved = _read_json(cached)  # its shape checked by evaluation.run_health; unreadable: computed again
     if isinstance(saved, dict) and saved.get("fingerprint") == key:
-        if _covers(saved.get("records"), rows):
+        if records_cover(saved.get("records"), rows):
             return saved["records"], True
         if shard[0] == 0:  # one process renames it; every process computes
             from models.safe_files import set_aside
