@@ -119,10 +119,11 @@ def test_missing_run_and_unshared_rows_are_one_line_errors(tmp_path, capsys):
     assert stop.value.code == 2 and "is not a run directory (no run.json)" in capsys.readouterr().err
     rows = make_run(tmp_path / "a", {"x": blank}, prompts="shapes-single-2", n=1)
     # a second column on other seeds shares no (prompt, sample, seed) with the first
-    from evaluation.store import RunStore
+    from evaluation.store import RunStore, key_for
     store = RunStore(tmp_path / "a")
     for row in rows.values():
-        moved = {**row, "model": "y", "seed": row["seed"] + 1, "key": row["key"].replace("x|", "y|") + "+1",
+        moved = {**row, "model": "y", "seed": row["seed"] + 1,
+                 "key": key_for("y", SETTING, row["prompt_index"], row["sample"], row["seed"] + 1),
                  "file": store.image_path("y", SETTING, row["prompt_index"], 0, row["seed"] + 1)
                  .relative_to(tmp_path / "a").as_posix()}
         store.add(blank(None, 0), moved)
