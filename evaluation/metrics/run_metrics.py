@@ -136,22 +136,25 @@ def folder_images(folder: pathlib.Path) -> list[pathlib.Path]:
 METRICS_VERSION = 5  # part of the fingerprint: a run's cached metrics.json from before gains the new metrics
 
 
-def fingerprint(rows: dict[str, dict], options: dict, root: pathlib.Path | None = None) -> str:
-    """Of the rows, the options and (given the run folder) every image's bytes: an image made again under its old
-    key (a healed file, a model's rows removed and rerun) must not keep the metrics of the one it replaced."""
-    images = [image_id(root, rows[key]["file"]) for key in sorted(rows)] if root is not None else []
+def fingerprint(rows: dict[str, dict], options: dict, ids: dict[str, str] | None = None) -> str:
+    """Of the rows, the options and (given image_ids) every image's bytes: an image made again under its old key
+    (a healed file, a model's rows removed and rerun) must not keep the metrics of the one it replaced."""
+    images = [ids[rows[key]["file"]] for key in sorted(rows)] if ids is not None else []
     text = json.dumps([sorted(rows), images, options, METRICS_VERSION], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def image_id(root: pathlib.Path, file: str) -> str:
-    """A store file's name with a digest of its bytes ("images/m/s/p0001-s00-seed1.png@1a2b..."): the key features
-    are cached under, so that a file replaced in place is measured again."""
-    try:
-        digest = hashlib.sha256((pathlib.Path(root) / file).read_bytes()).hexdigest()[:12]
-    except OSError:  # a missing file fails where it is opened, with its own message
-        digest = "missing"
-    return f"{file}@{digest}"
+def image_ids(root: pathlib.Path, rows: dict[str, dict]) -> dict[str, str]:
+    """file -> the file's name with a digest of its bytes ("images/m/s/p0001-s00-seed1.png@1a2b..."): the key
+    features are cached under, so that a file replaced in place is measured again. Each file is read once."""
+    ids = {}
+    for row in rows.values():
+        try:
+            digest = hashlib.sha256((pathlib.Path(root) / row["file"]).read_bytes()).hexdigest()[:12]
+        except OSError:  # a missing file fails where it is opened, with its own message
+            digest = "missing"
+        ids[row["file"]] = f"{row['file']}@{digest}"
+    return ids
 
 
 def _open_id(root: pathlib.Path):
@@ -231,13 +234,15 @@ def _record(members: list[dict]) -> dict:
 
 
 def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, torch.nn.Module],
-            reference: str | None = None, shard: tuple[int, int] = (0, 1)) -> list[dict]:
+            reference: str | None = None, shard: tuple[int, int] = (0, 1),
+            ids: dict[str, str] | None = None) -> list[dict]:
     """One record per (model, setting): images/s, CLIP score (overall and per category), accuracy per category,
     FID and KID per features with their sample counts, precision/recall/density/coverage, CMMD on the run's
     CLIP, within-prompt diversity, and the judge's accuracy on the group's references."""
     from evaluation.metrics import cmmd, fidelity, prompt_bootstrap
     from evaluation.metrics.noise_floor import FLOOR_MODEL
 
+    ids = ids if ids is not None else image_ids(root, rows)
     groups: dict[tuple[str, str], list[dict]] = defaultdict(list)
     for key in sorted(rows):
         groups[(rows[key]["model"], rows[key]["setting"])].append(rows[key])
@@ -256,7 +261,7 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
         record["fid_interval"], record["prdc_interval"] = {}, {}
         paired_features = {}
         for kind, cache in caches.items():
-            fake = cache.features([image_id(root, r["file"]) for r in members], _open_id(root))
+            fake = cache.features([ids[r["file"]] for r in members], _open_id(root))
             real, stats, paired = _real_of(members, cache, real_for_all.get(kind))
             paired_features[kind] = (fake, real if paired else None)
             if real is None and stats is None:
@@ -272,7 +277,8 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
                 prompts = [r["prompt_index"] for r in members]
                 record["fid_interval"][kind] = prompt_bootstrap.fid_interval(fake, real, prompts)
                 record["prdc_interval"][kind] = prompt_bootstrap.prdc_intervals(real, fake, prompts, fidelity.K)
-        record["cmmd"] = {clip: _cmmd(root, members, clip_cache, real_for_all.get(clip_kind), record["cmmd_interval"], clip)}
+        record["cmmd"] = {clip: _cmmd(root, ids, members, clip_cache, real_for_all.get(clip_kind),
+                                      record["cmmd_interval"], clip)}
         record["diversity"] = fidelity.diversity(root, members, paired_features)
         record["judge_on_references"] = fidelity.judge_on_references(members)
         records.append(record)
@@ -282,7 +288,8 @@ def compute(root: pathlib.Path, rows: dict[str, dict], extractors: dict[str, tor
     return records
 
 
-def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given, intervals: dict, clip: str) -> float | None:
+def _cmmd(root: pathlib.Path, ids: dict[str, str], members: list[dict], cache: FeatureCache, given, intervals: dict,
+          clip: str) -> float | None:
     """CMMD of the group's images against the run's reference images (none for an .npz of statistics); paired
     references get the paired estimator and its interval (in `intervals`)."""
     from evaluation.metrics import cmmd
@@ -290,7 +297,7 @@ def _cmmd(root: pathlib.Path, members: list[dict], cache: FeatureCache, given, i
     real, _, paired = _real_of(members, cache, given)
     if real is None:
         return None
-    fake = cache.features([image_id(root, r["file"]) for r in members], _open_id(root))
+    fake = cache.features([ids[r["file"]] for r in members], _open_id(root))
     if paired and len({r["prompt_index"] for r in members}) >= 2:
         value, intervals[clip] = _paired_mmd(fake, real, members, "cmmd")
         return value[0]

@@ -371,8 +371,9 @@ def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, sha
     from evaluation.metrics.features import extractor
     from evaluation.run_health import records_cover
 
+    ids = metrics.image_ids(root, rows)  # every image read once, for the fingerprint and the feature cache
     key = metrics.fingerprint(rows, {"features": options.features, "reference": options.reference, "clip": options.clip},
-                              root)
+                              ids)
     cached = root / "metrics.json"
     saved = _read_json(cached)  # its shape checked by evaluation.run_health; unreadable: computed again
     if isinstance(saved, dict) and saved.get("fingerprint") == key:
@@ -382,7 +383,7 @@ def _metrics(root: pathlib.Path, rows: dict[str, dict], options: RunOptions, sha
             from models.safe_files import set_aside
             set_aside(cached, "its records are not one per model and setting of the run")
     extractors = {kind: extractor(kind, options.inception_weights) for kind in options.features}
-    records = metrics.compute(root, rows, extractors, options.reference, shard)
+    records = metrics.compute(root, rows, extractors, options.reference, shard, ids)
     if shard[0] == 0:
         atomic_write(cached, json.dumps({"fingerprint": key, "records": records}, indent=1) + "\n")
     return records, False
