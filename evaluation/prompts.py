@@ -128,6 +128,20 @@ def _is_file(path: pathlib.Path) -> bool:
         return False
 
 
+PROMPT_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+
+
+def names_prompt_set(spec: str) -> bool:
+    """Whether `spec` is a name load_prompts could mean: a built-in set, shapes-<task>-<N>, or a prompt file by its
+    suffix (the file itself may have moved since). run.json's record of its prompts is checked against it."""
+    if spec in BUILTIN_SETS:
+        return True
+    if spec.startswith("shapes-"):
+        task, _, count = spec[7:].rpartition("-")
+        return (task == "all" or task in WORLD_TASKS) and count.isascii() and count.isdigit()
+    return pathlib.PurePath(spec).suffix.lower() in PROMPT_FILE_SUFFIXES
+
+
 def load_prompts(spec: str) -> list[PromptItem]:
     """A built-in set name (shapes-quick, shapes-full, shapes-<task>-<N>, shapes-all-<N>: N of every task) or a
     .txt/.csv/.tsv/.jsonl file."""

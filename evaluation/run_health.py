@@ -109,7 +109,7 @@ def heal_settings(root: pathlib.Path, holds_run: bool) -> dict:
                              f"restore or delete it, or choose another --out")
         set_aside(path, bad[0], "rebuilt from this command (the record of which checkpoints made the images is lost)")
         return {}
-    set_aside(path, f"wrong types in {', '.join(bad)}", "rewritten without them")
+    set_aside(path, f"wrong types or values in {', '.join(bad)}", "rewritten without them")
     path.write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     return settings
 

@@ -1,10 +1,12 @@
-"""run.json's fields and the types a run gives them: a field of another type is dropped, not trusted."""
+"""run.json's fields and the types a run gives them: a field of another type (or a prompt set name that names none)
+is dropped, not trusted."""
 from __future__ import annotations
 
 import json
 import numbers
 import pathlib
 
+from evaluation.prompts import names_prompt_set
 from models.safe_files import FileRefused, read_bytes
 
 
@@ -32,9 +34,13 @@ def _dict_of(check):
     return lambda value: isinstance(value, dict) and all(_text(k) and check(v) for k, v in value.items())
 
 
+def _prompt_set(value) -> bool:  # a name of the right type that names no prompt set was planted, not written by us
+    return _text(value) and names_prompt_set(value)
+
+
 # what `evaluation run` and `evaluation score` write (evaluation.runs.sweep.RunOptions and the records beside it)
 FIELD_TYPES = {
-    "models": _list_of(_text), "prompts": _text, "out": _text, "guidance": _list_of(_number),
+    "models": _list_of(_text), "prompts": _prompt_set, "out": _text, "guidance": _list_of(_number),
     "steps": _list_of(_integer), "samplers": _list_of(_text), "n": _integer, "seed": _integer, "device": _text,
     "features": _list_of(_text), "inception_weights": _optional(_text), "clip": _text, "reference": _optional(_text),
     "layout": _list_of(_text), "truncation": _optional(_list_of(_number)), "batch_size": _optional(_integer),

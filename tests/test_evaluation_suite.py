@@ -98,6 +98,14 @@ def test_builtin_world_sets():
         load_prompts("shapes-single-99999999")
 
 
+def test_a_name_is_a_prompt_set_when_load_prompts_could_mean_it():
+    from evaluation.prompts import names_prompt_set
+
+    assert all(names_prompt_set(name) for name in ("shapes-full", "shapes-count-high-40", "shapes-all-3", "mine.TSV",
+                                                   "/gone/parti.jsonl"))
+    assert not any(names_prompt_set(name) for name in ("oops", "", "shapes-cats-3", "shapes-count-x", "notes.md"))
+
+
 def test_prompt_file_loaders(tmp_path):
     text = tmp_path / "mine.txt"
     text.write_text("a red circle\n\n# a comment\na photo of a cat\n")

@@ -31,6 +31,7 @@ CACHED = {  # file -> what a hostile hand leaves there
     "run.json wrong types": ("run.json", json.dumps({"prompts": "shapes-single-2", "n": "two", "features": "world",
                                                      "checkpoints": {}, "imported": []}).encode()),
     "run.json garbage": ("run.json", b"\xff\xfe not json"),
+    "run.json no prompt set": ("run.json", json.dumps({"prompts": "oops", "n": 1, "checkpoints": {}}).encode()),
     "rows.jsonl a folder": ("rows.jsonl", "folder"),
     "report.md a folder": ("report.md", "folder"),
 }
