@@ -140,3 +140,13 @@ def test_models_sample_takes_the_handoff_of_the_shipped_ar_dit(tmp_path, capsys)
     default, low = sampled(), sampled("0.2")
     assert np.array_equal(default, sampled(str(DEFAULT_HANDOFF)))
     assert np.abs(default - low).mean() > 1.0  # measured 8.6 of 255: a 0.2 hand-off keeps more of ar's draft
+
+
+def test_a_composed_family_reads_its_parts_worlds_joined_when_they_differ(monkeypatch):
+    from models import registry
+
+    versions = {"ar": 2, "dit": 1}
+    monkeypatch.setattr(registry, "read_manifest", lambda folder, verify=True: {"world_version": versions[folder.name]})
+    assert registry.world_version("ar+dit") == "1+2"
+    versions["dit"] = 2
+    assert registry.world_version("ar+dit") == "2"

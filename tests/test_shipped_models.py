@@ -22,7 +22,7 @@ STEPS = 20
 ACCURACY = {
     "ddpm": ("single", "full", 16, 14),  # color, shape and every size / position asked; guidance 1: 12
     "ldm": ("single", "color_shape", 16, 14),  # guidance 1: 15 (ldm places objects poorly: full 10 of 16)
-    "dit": ("single", "color_shape", 14, 12),  # guidance 1: 14
+    "dit": ("single", "full", 16, 14),  # guidance 1: 15
     "dit-layout/pair": ("pair", "full", 16, 14),  # guidance 1: 15
     "flow": ("single", "full", 15, 13),  # 20 Euler steps; guidance 1: 15
     "dit-t5": ("single", "full", 16, 14),  # guidance 1: 15
