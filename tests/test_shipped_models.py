@@ -20,7 +20,7 @@ from world.accuracy import judge, world_prompts
 STEPS = 20
 # name -> (prompt kind, key judged, images right of 16 at guidance 3 measured, floor)
 ACCURACY = {
-    "ddpm": ("single", "full", 16, 14),  # color, shape and every size / position asked; guidance 1: 12
+    "ddpm": ("single", "full", 16, 14),  # color, shape and every size / position asked; guidance 1: 14
     "ldm": ("single", "color_shape", 16, 14),  # guidance 1: 15 (ldm places objects poorly: full 10 of 16)
     "dit": ("single", "full", 16, 14),  # guidance 1: 15
     "dit-layout/pair": ("pair", "full", 16, 14),  # guidance 1: 15
