@@ -210,8 +210,9 @@ def test_the_earlier_commands_a_manifest_records_still_parse(name):
 def test_the_ddpm_warm_start_chain_resolves_to_the_presets_it_trained():
     manifest = manifest_of("ddpm")
     chain = manifest["warm_start"]["prior_commands"] + [manifest["training"]["command"]]
+    # v1: small, small-pooled, small-v; then three v2 retrains on the v recipe
     assert [resolve(command)[1]["preset"] for command in chain] == ["small", "small-pooled", "small-v", "small-v",
-                                                                    "small-v"]
+                                                                    "small-v", "small-v"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)
