@@ -128,18 +128,22 @@ def _is_file(path: pathlib.Path) -> bool:
         return False
 
 
-PROMPT_FILE_SUFFIXES = (".txt", ".csv", ".tsv", ".jsonl")
+LOADERS = {".txt": _load_text, ".csv": lambda p: _load_table(p, ","), ".tsv": lambda p: _load_table(p, "\t"),
+           ".jsonl": _load_jsonl}  # a prompt file's reader, by its suffix
+
+
+def _task_set(spec: str) -> tuple[tuple[str, ...], str] | None:
+    """shapes-<task>-<N> (task: all or a world task, N plain digits) -> (its tasks, N as written); else None."""
+    task, _, count = spec[7:].rpartition("-") if spec.startswith("shapes-") else ("", "", "")
+    tasks = WORLD_TASKS if task == "all" else (task,)
+    number = count.isascii() and count.isdigit()  # str.isdigit alone says yes to '²', which int() refuses
+    return (tasks, count) if task and number and set(tasks) <= set(WORLD_TASKS) else None
 
 
 def names_prompt_set(spec: str) -> bool:
     """Whether `spec` is a name load_prompts could mean: a built-in set, shapes-<task>-<N>, or a prompt file by its
     suffix (the file itself may have moved since). run.json's record of its prompts is checked against it."""
-    if spec in BUILTIN_SETS:
-        return True
-    if spec.startswith("shapes-"):
-        task, _, count = spec[7:].rpartition("-")
-        return (task == "all" or task in WORLD_TASKS) and count.isascii() and count.isdigit()
-    return pathlib.PurePath(spec).suffix.lower() in PROMPT_FILE_SUFFIXES
+    return spec in BUILTIN_SETS or _task_set(spec) is not None or pathlib.PurePath(spec).suffix.lower() in LOADERS
 
 
 def load_prompts(spec: str) -> list[PromptItem]:
@@ -147,20 +151,17 @@ def load_prompts(spec: str) -> list[PromptItem]:
     .txt/.csv/.tsv/.jsonl file."""
     if spec in BUILTIN_SETS:
         return world_set(*BUILTIN_SETS[spec])
-    if spec.startswith("shapes-") and spec[7:].rpartition("-")[0]:  # shapes-novel-25, shapes-count-high-40
-        task, _, count = spec[7:].rpartition("-")
-        tasks = WORLD_TASKS if task == "all" else (task,)
-        number = count.isascii() and count.isdigit()  # str.isdigit alone says yes to '²', which int() refuses
-        if set(tasks) <= set(WORLD_TASKS) and number and len(count) < 9 and 0 < int(count) <= MAX_PER_TASK:
+    task_set = _task_set(spec)  # shapes-novel-25, shapes-count-high-40
+    if task_set is not None:
+        tasks, count = task_set
+        if len(count) < 9 and 0 < int(count) <= MAX_PER_TASK:
             return world_set(int(count), tasks)
-        if set(tasks) <= set(WORLD_TASKS) and number:  # refused before a single prompt is built
-            raise PromptSetError(f"{spec[:80]}: from 1 to {MAX_PER_TASK} prompts per task")
+        raise PromptSetError(f"{spec[:80]}: from 1 to {MAX_PER_TASK} prompts per task")  # before one prompt is built
     path = pathlib.Path(spec)
     if not _is_file(path):
         raise PromptSetError(f"no prompt set {spec[:80]!r}: use {', '.join(BUILTIN_SETS)}, shapes-<task>-<N> "
                              f"(task: all, {', '.join(WORLD_TASKS)}) or a .txt, .csv, .tsv or .jsonl file")
-    loader = {".txt": _load_text, ".csv": lambda p: _load_table(p, ","), ".tsv": lambda p: _load_table(p, "\t"),
-              ".jsonl": _load_jsonl}.get(path.suffix.lower())
+    loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise PromptSetError(f"{path}: unknown prompt file type {path.suffix!r} (use .txt, .csv, .tsv or .jsonl)")
     try:

@@ -85,19 +85,20 @@ def main() -> None:
 
     import tempfile
 
-    no_runs = tempfile.mkdtemp()  # the evaluation tab then opens on the shipped run, as for a first visitor
-    app = build(arena_db=args.arena_db, runs=no_runs)
-    app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(app.local_url)
-            pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-            {"arena": arena, "evaluation": evaluation}.get(args.tab, compare)(page, args)
-            browser.close()
-    finally:
-        app.close()
+    # no runs of one's own: the evaluation tab opens on the shipped run, as for a first visitor
+    with tempfile.TemporaryDirectory() as no_runs:
+        app = build(arena_db=args.arena_db, runs=no_runs)
+        app.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=None, quiet=True)
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.goto(app.local_url)
+                pathlib.Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+                {"arena": arena, "evaluation": evaluation}.get(args.tab, compare)(page, args)
+                browser.close()
+        finally:
+            app.close()
     print(f"wrote {args.out}")
 
 
